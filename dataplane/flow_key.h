@@ -1,0 +1,26 @@
+/* Flow key normalised so both directions of a TCP connection meet in one
+ * flow, and a symmetric hash over it (same value for both directions) used
+ * for software dispatch to workers and as the rte_hash signature. */
+#ifndef BS_FLOW_KEY_H
+#define BS_FLOW_KEY_H
+#include <stdint.h>
+#include <stdbool.h>
+#include "pkt_parse.h"
+
+struct bs_flow_key {
+	uint8_t lo_addr[16];   /* the (addr, port) endpoint that compares lower */
+	uint8_t hi_addr[16];
+	uint16_t lo_port, hi_port;
+	uint8_t proto;
+	uint8_t pad[3];        /* always zero: the key is hashed/compared as bytes */
+} __attribute__((packed, aligned(4)));
+
+/* Fills `k` from a parsed packet. Returns true when the packet's source is
+ * the `lo` endpoint (so callers know which side sent it). */
+bool bs_flow_key_from_pkt(const struct bs_pkt *p, struct bs_flow_key *k);
+
+/* Symmetric hash: equal for both directions (the key is already normalised,
+ * so this is a plain hash of the key bytes). */
+uint32_t bs_flow_hash(const struct bs_flow_key *k);
+
+#endif

@@ -1,0 +1,81 @@
+/* TCP reassembly, one direction of one flow at a time.
+ *
+ * Per-direction state (struct bs_reasm_dir) is small and lives inside the
+ * flow entry. Out-of-order segments are copied into fixed-size blocks taken
+ * from a per-worker pool (struct bs_reasm_pool) with a global cap; each
+ * direction also has its own cap. Nothing is allocated after
+ * bs_reasm_pool_create(). In-order bytes are handed to the consumer at once
+ * and never retained.
+ *
+ * Overlap policy: first copy wins (bytes already delivered or buffered are
+ * kept; a retransmission carrying different bytes for the same sequence
+ * range is counted as BS_REASM_OVERLAP_MISMATCH when the earlier copy is
+ * still buffered).
+ * Gaps: when the hole before buffered data cannot be filled (per-direction or
+ * global cap reached, or the FIN/close arrives with a hole), the consumer
+ * gets a gap callback with the number of missing bytes and delivery skips
+ * forward. Sequence numbers are compared modulo 2^32. */
+#ifndef BS_REASM_H
+#define BS_REASM_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum bs_reasm_anomaly {
+	BS_REASM_RETRANSMIT = 0,       /* segment entirely before next_seq */
+	BS_REASM_OVERLAP,              /* partial overlap with known data */
+	BS_REASM_OVERLAP_MISMATCH,     /* overlapping bytes differ */
+	BS_REASM_OOO,                  /* segment buffered out of order */
+	BS_REASM_GAP,                  /* bytes skipped (also via gap cb) */
+	BS_REASM_DIR_CAP,              /* per-direction buffer cap hit */
+	BS_REASM_POOL_EXHAUSTED,       /* global pool empty */
+	BS_REASM_MIDSTREAM,            /* direction picked up without SYN */
+	BS_REASM_DATA_AFTER_FIN,
+	BS_REASM_ANOMALY_MAX
+};
+extern const char *const bs_reasm_anomaly_name[BS_REASM_ANOMALY_MAX];
+
+struct bs_reasm_cb {
+	/* in-order bytes of direction `dir` (0 = client->server, 1 = reply) */
+	void (*data)(void *ctx, int dir, const uint8_t *p, uint32_t n);
+	/* `n` bytes are missing before the next data of `dir` */
+	void (*gap)(void *ctx, int dir, uint32_t n);
+	void (*anomaly)(void *ctx, int dir, enum bs_reasm_anomaly a);
+};
+
+#define BS_REASM_NONE UINT32_MAX
+
+struct bs_reasm_dir {
+	uint32_t next_seq;     /* next byte expected in order */
+	uint32_t fin_seq;      /* seq of FIN when fin seen */
+	uint32_t ooo_head;     /* first buffered segment (block index) or NONE */
+	uint32_t ooo_bytes;    /* bytes buffered for this direction */
+	uint8_t synced;        /* next_seq is valid */
+	uint8_t fin_seen;
+	uint8_t closed;        /* all bytes up to FIN delivered */
+	uint8_t midstream;
+};
+
+struct bs_reasm_pool;
+
+struct bs_reasm_pool *bs_reasm_pool_create(uint32_t nblocks, uint32_t dir_cap_bytes);
+void bs_reasm_pool_free(struct bs_reasm_pool *pool);
+uint32_t bs_reasm_pool_in_use(const struct bs_reasm_pool *pool); /* blocks */
+size_t bs_reasm_pool_block_size(void);
+
+void bs_reasm_dir_init(struct bs_reasm_dir *d);
+
+/* Feed one segment of direction `dir`. `syn`/`fin` are the TCP flags; the
+ * SYN consumes one sequence number (ISN+1 is the first data byte). A
+ * direction first seen without SYN is synchronised on its first segment and
+ * reported as BS_REASM_MIDSTREAM. */
+void bs_reasm_segment(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int dir,
+		      uint32_t seq, bool syn, bool fin, const uint8_t *payload, uint32_t len,
+		      const struct bs_reasm_cb *cb, void *ctx);
+
+/* Flow is closing (RST, timeout, eviction): deliver what can be delivered,
+ * report remaining holes as gaps, and return all blocks to the pool. */
+void bs_reasm_flush(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int dir,
+		    const struct bs_reasm_cb *cb, void *ctx);
+
+#endif
