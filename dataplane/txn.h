@@ -8,6 +8,8 @@
 #ifndef BS_TXN_H
 #define BS_TXN_H
 #include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #define BS_ADDR_MAX 256      /* RFC 5321 path limit */
 #define BS_HELO_MAX 256
@@ -109,8 +111,19 @@ struct bs_txn {
 	char received_first[BS_HDR_MAX]; /* topmost Received: (unfolded) */
 	uint64_t size;             /* message bytes after dot-unstuffing */
 	uint32_t header_size;      /* bytes of the header block incl. blank line */
+	uint16_t hdr_seen;         /* header parser: fields already kept (first wins) */
 	/* verdict (detection hook) */
 	struct bs_verdict verdict;
 };
+
+/* Copy n bytes of src into the field dst (size cap) NUL-terminated; when it
+ * does not fit it is cut at a UTF-8 character boundary and, if t is not
+ * NULL, BS_ANOM_TRUNCATED is set on t. Returns true when cut. */
+bool bs_txn_set_str(struct bs_txn *t, char *dst, size_t cap, const char *src, size_t n);
+/* Append a verdict reason (rule id or signal name) once; false when the
+ * list is full (BS_MAX_REASONS). */
+bool bs_txn_add_reason(struct bs_txn *t, const char *reason);
+/* Recipients the server accepted (2xx) among the recorded ones. */
+uint32_t bs_txn_rcpt_accepted(const struct bs_txn *t);
 
 #endif
