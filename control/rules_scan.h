@@ -1,0 +1,28 @@
+/* Offline scanning of whole message files with a rule set: what
+ * `backstopctl rules scan` does, and what the rule tests and the corpus
+ * evaluation use. The dataplane does not use this (it streams scopes as
+ * packets arrive, see dataplane/detect/); this splits a stored message the
+ * same way: header block (and named fields, unfolded, RFC 2047 decoded),
+ * text parts transfer-decoded into body, message/delivery-status into dsn,
+ * the returned original's header block into orig_headers. MIME nesting is
+ * bounded (BS_SCAN_MIME_DEPTH). Allocates per message: not for the fast path. */
+#ifndef BS_RULES_SCAN_H
+#define BS_RULES_SCAN_H
+#include "rules.h"
+
+#define BS_SCAN_MIME_DEPTH 8
+
+typedef void (*bs_rules_match_fn)(void *ctx, const struct bs_rule *r, enum bs_scope scope,
+				  unsigned long long end_off);
+
+/* Envelope-style values (helo, mail_from, rcpt_to) and header-field values:
+ * one block scan of db. */
+int bs_rules_scan_block(const struct bs_ruleset *rs, const hs_database_t *db, enum bs_scope scope,
+			hs_scratch_t *scratch, const uint8_t *p, size_t n, bs_rules_match_fn fn, void *ctx);
+
+/* A stored RFC 5322 message (LF, CRLF or CR line ends; an mbox "From "
+ * line first is skipped). Returns 0 or -1 with a message in err. */
+int bs_rules_scan_message(const struct bs_ruleset *rs, hs_scratch_t *scratch, const uint8_t *msg,
+			  size_t len, bs_rules_match_fn fn, void *ctx, char *err, size_t errlen);
+
+#endif
