@@ -41,7 +41,21 @@ struct bs_pkt {
 	uint32_t frag_id;
 	uint16_t frag_off;       /* in bytes */
 	uint8_t frag_more;
+	/* TCP options area malformed (bad length byte). The segment is still
+	 * BS_PKT_TCP: receivers (Linux tcp_parse_options) stop parsing options
+	 * and accept the payload, so dropping it here would open a gap an
+	 * endpoint never sees. Callers count it. */
+	uint8_t tcp_opt_bad;
+	uint8_t ip6_ext_count;   /* IPv6 extension headers walked */
+	uint16_t ip_len;         /* IPv4 total length / IPv6 40 + payload length */
 };
+
+/* At most this many 802.1Q/802.1ad tags are walked; a deeper stack is
+ * reported as BS_PKT_NOT_IP (counted, not parsed). */
+#define BS_PKT_MAX_VLAN 2
+/* At most this many IPv6 extension headers are walked (bounded loop); a
+ * longer chain is BS_PKT_MALFORMED. */
+#define BS_PKT_MAX_IP6_EXT 8
 
 /* Parses one frame. Returns a bs_pkt_status; fields of `p` are valid as far
  * as the status says (addresses for TCP/NOT_TCP/FRAGMENT). */

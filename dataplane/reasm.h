@@ -7,14 +7,42 @@
  * bs_reasm_pool_create(). In-order bytes are handed to the consumer at once
  * and never retained.
  *
+ * Buffered data: per direction, a singly linked list of blocks (pool indices,
+ * so the per-direction state holds one 32-bit head) sorted by sequence and
+ * never overlapping. A block holds up to BS_REASM_BLOCK_DATA contiguous bytes;
+ * a segment contiguous with the tail of a buffered block is appended into it,
+ * so trains of small segments do not each take a block. Inserting walks the
+ * list: O(blocks buffered in that direction) per out-of-order segment, which
+ * the per-direction cap bounds (256 KiB cap = 128 blocks). In-order segments
+ * with nothing buffered cost no walk at all.
+ *
  * Overlap policy: first copy wins (bytes already delivered or buffered are
  * kept; a retransmission carrying different bytes for the same sequence
  * range is counted as BS_REASM_OVERLAP_MISMATCH when the earlier copy is
- * still buffered).
- * Gaps: when the hole before buffered data cannot be filled (per-direction or
- * global cap reached, or the FIN/close arrives with a hole), the consumer
+ * still buffered). Bytes already delivered are not kept, so a differing copy
+ * of them cannot be detected (counted as RETRANSMIT/OVERLAP only).
+ *
+ * Gaps: when the hole before buffered data cannot be filled, the consumer
  * gets a gap callback with the number of missing bytes and delivery skips
- * forward. Sequence numbers are compared modulo 2^32. */
+ * forward:
+ *  - the per-direction cap or the pool is exhausted by a new out-of-order
+ *    segment: the first hole is skipped and the buffered run after it
+ *    delivered (freeing blocks), repeatedly, until the segment fits; if
+ *    nothing of this direction is left buffered, the hole up to the segment
+ *    is skipped and the segment delivered directly (never lost);
+ *  - a FIN is seen and the hole before it cannot be completed: a FIN that
+ *    arrives ahead of missing data waits for it (reordering is common and
+ *    the data usually follows); once the FIN's direction is complete except
+ *    for holes, the next segment of that direction that fills nothing (for
+ *    instance the FIN retransmitted) or bs_reasm_flush() (RST, both FINs,
+ *    timeout, eviction) skips the holes and delivers what is buffered.
+ * Sequence numbers are compared modulo 2^32 (signed 32-bit differences). A
+ * segment starting more than BS_REASM_MAX_AHEAD bytes beyond the next
+ * expected byte cannot be inside any TCP window (RFC 7323 caps windows at
+ * 2^30) and is dropped as BS_REASM_OUT_OF_WINDOW rather than buffered.
+ *
+ * Callbacks may be NULL. They must not call back into the same direction.
+ * A pool belongs to one worker (no locking). */
 #ifndef BS_REASM_H
 #define BS_REASM_H
 #include <stdint.h>
@@ -31,6 +59,7 @@ enum bs_reasm_anomaly {
 	BS_REASM_POOL_EXHAUSTED,       /* global pool empty */
 	BS_REASM_MIDSTREAM,            /* direction picked up without SYN */
 	BS_REASM_DATA_AFTER_FIN,
+	BS_REASM_OUT_OF_WINDOW,        /* impossibly far ahead: dropped */
 	BS_REASM_ANOMALY_MAX
 };
 extern const char *const bs_reasm_anomaly_name[BS_REASM_ANOMALY_MAX];
@@ -44,6 +73,8 @@ struct bs_reasm_cb {
 };
 
 #define BS_REASM_NONE UINT32_MAX
+#define BS_REASM_BLOCK_DATA 2048u      /* payload bytes per pool block */
+#define BS_REASM_MAX_AHEAD (1u << 30)
 
 struct bs_reasm_dir {
 	uint32_t next_seq;     /* next byte expected in order */
@@ -54,14 +85,22 @@ struct bs_reasm_dir {
 	uint8_t fin_seen;
 	uint8_t closed;        /* all bytes up to FIN delivered */
 	uint8_t midstream;
+	uint16_t ooo_blocks;   /* pool blocks held (the per-direction cap counts
+				  blocks, so 1-byte segments cannot hold 2 KiB
+				  each beyond the cap) */
+	uint16_t pad;
 };
 
 struct bs_reasm_pool;
 
+/* nblocks: global cap (blocks of BS_REASM_BLOCK_DATA bytes) for the worker;
+ * dir_cap_bytes: per-direction cap, rounded down to whole blocks (at most
+ * 65535 blocks). Returns NULL when memory cannot be had or nblocks is
+ * >= BS_REASM_NONE. Memory: nblocks * (BS_REASM_BLOCK_DATA + 12) bytes. */
 struct bs_reasm_pool *bs_reasm_pool_create(uint32_t nblocks, uint32_t dir_cap_bytes);
 void bs_reasm_pool_free(struct bs_reasm_pool *pool);
 uint32_t bs_reasm_pool_in_use(const struct bs_reasm_pool *pool); /* blocks */
-size_t bs_reasm_pool_block_size(void);
+size_t bs_reasm_pool_block_size(void); /* bytes per block incl. header */
 
 void bs_reasm_dir_init(struct bs_reasm_dir *d);
 
