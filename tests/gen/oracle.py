@@ -1,0 +1,216 @@
+"""An independent reading of captures: scapy parses the frames, a simple
+reassembler (first copy wins, holes skipped) rebuilds both streams, and a
+small SMTP reader derives the transactions. It shares no code with the
+generator's writers, so the generator's self-test checks that each truth file
+says what its capture really carries. The header rules (header_facts) are
+also the truth definition of the corpus replay.
+"""
+import re
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email import policy as email_policy
+
+_UNFOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def unfold(v):
+    """RFC 5322 unfolding: remove the CRLF of each fold, keep the blank."""
+    return _UNFOLD.sub("", v).strip()
+
+
+def decode_subject(raw):
+    """RFC 2047 decoding with Python's email.header, as the corpus truth
+    defines it; undecodable words are left as they are."""
+    try:
+        return str(make_header(decode_header(raw)))
+    except Exception:
+        return raw
+
+
+def header_block(msg):
+    """The top-level header block of a message (bytes up to the first empty
+    line, whatever the line ends)."""
+    m = re.search(rb"\r\n\r\n|\n\n|\r\r", msg)
+    return msg[:m.end()] if m else msg
+
+
+def first_header(msg, name):
+    """Raw value of the first `name` field of the top-level header block,
+    unfolded (None when absent). compat32 keeps the raw bytes' text."""
+    hdrs = BytesHeaderParser(policy=email_policy.compat32).parsebytes(header_block(msg))
+    for k, v in hdrs.raw_items():
+        if k.lower() == name.lower():
+            if not isinstance(v, str):
+                v = str(v)
+            return unfold(v)
+    return None
+
+
+def header_facts(msg):
+    """The email.* values the event must show for message bytes `msg`."""
+    def g(name):
+        v = first_header(msg, name)
+        return "" if v is None else v
+    return {"message_id": g("Message-ID"), "from": g("From"), "to": g("To"),
+            "subject": decode_subject(g("Subject")), "content_type": g("Content-Type"), "size": len(msg)}
+
+
+def read_flows(pcap_path):
+    """{(client ip, client port, server ip, server port): [segments of c2s],
+    [segments of s2c]} from a pcap, via scapy. The server is the side on
+    port 25/587 (or the SYN's destination)."""
+    from scapy.all import IP, IPv6, TCP, PcapReader
+    flows = {}
+    with PcapReader(pcap_path) as rd:
+        for p in rd:
+            if TCP not in p:
+                continue
+            ip = p[IP] if IP in p else p[IPv6]
+            t = p[TCP]
+            raw = bytes(t.payload)
+            a, b = (ip.src, t.sport), (ip.dst, t.dport)
+            if t.dport in (25, 587):
+                key, d = (a[0], a[1], b[0], b[1]), 0
+            else:
+                key, d = (b[0], b[1], a[0], a[1]), 1
+            f = flows.setdefault(key, ([], []))
+            f[d].append((t.seq, int(t.flags), raw))
+    return flows
+
+
+def reassemble(segs):
+    """First-copy-wins reassembly of one direction. Returns (stream bytes,
+    gap bytes skipped, overlapping bytes that differed while buffered)."""
+    isn = None
+    for seq, flags, _ in segs:
+        if flags & 0x02:
+            isn = (seq + 1) & 0xFFFFFFFF
+            break
+    if isn is None:
+        if not any(p for _, _, p in segs):
+            return b"", 0, 0
+        isn = next(seq for seq, _, p in segs if p)
+    have = {}
+    mismatch = 0
+    for seq, _, p in segs:
+        off = (seq - isn) & 0xFFFFFFFF
+        if off > 1 << 31:
+            continue
+        for i, c in enumerate(p):
+            o = off + i
+            if o in have:
+                if have[o] != c:
+                    mismatch += 1
+            else:
+                have[o] = c
+    out, gaps, o = bytearray(), 0, 0
+    end = max(have) + 1 if have else 0
+    while o < end:
+        if o in have:
+            out.append(have[o])
+        else:
+            gaps += 1
+        o += 1
+    return bytes(out), gaps, mismatch
+
+
+def _lines(buf, pos):
+    i = buf.find(b"\r\n", pos)
+    if i < 0:
+        return None, len(buf)
+    return buf[pos:i], i + 2
+
+
+class _Replies:
+    def __init__(self, s):
+        self.s, self.pos = s, 0
+
+    def next(self):
+        """One (possibly multi-line) reply: (code, [texts])."""
+        texts, code = [], None
+        while True:
+            line, self.pos = _lines(self.s, self.pos)
+            if line is None:
+                return code, texts
+            if len(line) >= 3 and line[:3].isdigit():
+                code = int(line[:3])
+                texts.append(line[4:].decode("latin-1"))
+                if line[3:4] != b"-":
+                    return code, texts
+
+
+def smtp_transactions(c2s, s2c, midstream=False):
+    """Reads both streams in command order and returns transaction dicts
+    (smtp.* and email.* fields of the events, plus pipelining offered)."""
+    rep = _Replies(s2c)
+    if not midstream:
+        rep.next()                                   # banner
+    pos, helo, tls, offered = 0, "", False, False
+    txns, cur = [], None
+
+    def close():
+        nonlocal cur
+        if cur is not None:
+            txns.append(cur)
+            cur = None
+    while pos < len(c2s) and not tls:
+        line, pos = _lines(c2s, pos)
+        if line is None:
+            break
+        verb = line.split(b" ", 1)[0].upper()
+        arg = line[len(verb) + 1:].decode("latin-1")
+        if verb in (b"EHLO", b"HELO"):
+            code, texts = rep.next()
+            helo = arg.strip()
+            offered = any(t.upper().startswith("PIPELINING") for t in texts)
+        elif verb == b"MAIL":
+            close()
+            rep.next()
+            m = re.match(r"FROM:\s*<([^>]*)>", arg, re.I)
+            cur = {"smtp": {"helo": helo, "mail_from": m.group(1) if m else "", "rcpt_to": [],
+                            "rcpt_rejected": [], "tls": False, "bdat": False, "transaction": len(txns)},
+                   "email": {"message_id": "", "from": "", "to": "", "subject": "", "content_type": "", "size": 0},
+                   "offered": offered, "_msg": b""}
+        elif verb == b"RCPT":
+            code, _ = rep.next()
+            addr = re.match(r"TO:\s*<([^>]*)>", arg, re.I).group(1)
+            if code is not None and 200 <= code < 300:
+                cur["smtp"]["rcpt_to"].append(addr)
+            else:
+                cur["smtp"]["rcpt_rejected"].append({"address": addr, "code": code})
+        elif verb == b"DATA":
+            code, _ = rep.next()
+            if code == 354:
+                end = c2s.find(b"\r\n.\r\n", pos - 2)
+                body = c2s[pos:end + 2]
+                pos = end + 5
+                msg = b"\r\n".join(l[1:] if l.startswith(b".") else l for l in body.split(b"\r\n"))
+                cur["email"] = header_facts(msg)
+                rep.next()
+                close()
+        elif verb == b"BDAT":
+            parts = arg.split()
+            n = int(parts[0])
+            cur["_msg"] += c2s[pos:pos + n]
+            cur["smtp"]["bdat"] = True
+            pos += n
+            rep.next()
+            if len(parts) > 1 and parts[1].upper() == "LAST":
+                cur["email"] = header_facts(cur["_msg"])
+                close()
+        elif verb == b"RSET":
+            rep.next()
+            close()
+        elif verb == b"STARTTLS":
+            code, _ = rep.next()
+            if code == 220:
+                tls = True
+        elif verb == b"QUIT":
+            rep.next()
+            close()
+        else:
+            rep.next()
+    close()
+    for t in txns:
+        t.pop("_msg", None)
+    return txns, tls, helo

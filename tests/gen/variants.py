@@ -1,0 +1,370 @@
+"""The capture variants of the integration tests. Each variant builds SMTP
+sessions, damages their segments the way its name says, and returns them
+with the truth (what the events must say, anomalies included)."""
+import ipaddress
+import json
+import random
+
+import tcpconv
+from pcapwriter import Endpoint, PcapWriter, tcp_frame
+from smtpgen import Message, SmtpSession, Txn
+
+HOME_NETS = ["192.0.2.0/24", "2001:db8:2::/48"]
+TS0_NS = 1_795_000_000 * 10**9      # 2026-11-18, any fixed time works
+
+
+class Gen:
+    """Shared state of one capture: the random source and unique 4-tuples."""
+
+    def __init__(self, seed, name):
+        self.rng = random.Random(seed)
+        self.name = name
+        self.nsess = 0
+        self.nmsg = 0
+
+    def _ip(self, net, n):
+        return str(ipaddress.ip_network(net)[n])
+
+    def endpoints(self, dirn="inbound", v6=False, port=25):
+        """A fresh (client, server) pair for a session of direction `dirn`."""
+        self.nsess += 1
+        k = self.nsess
+        home = "2001:db8:2::/48" if v6 else "192.0.2.0/24"
+        out = ("2001:db8:99::/48", "2001:db8:98::/48") if v6 else ("198.51.100.0/24", "203.0.113.0/24")
+        h1 = 10 + k % 200
+        h2 = 10 + (k * 7 + 3) % 200
+        cl_net, sv_net = {"inbound": (out[0], home), "outbound": (home, out[1]),
+                          "internal": (home, home), "external": (out[0], out[1])}[dirn]
+        if cl_net == sv_net:
+            h2 = h1 + 1
+        cport = 1024 + (k * 977) % 60000
+        return (Endpoint(self._ip(cl_net, h1), cport), Endpoint(self._ip(sv_net, h2), port))
+
+    SUBJECTS = [
+        ("Quarterly report", None), ("Grüße aus Köln", "B"), ("Réunion de l'équipe", "Q"),
+        ("会議の議事録", "B"), ("Re: invoice 2026-0117 for the account of Mr Example", None),
+        ("Übersicht der Änderungen im Netz", "Q"),
+    ]
+
+    def message(self, frm="Alice Example <alice@example.org>", to="Bob <bob@example.net>",
+                lines=None, dot_lines=False, subject=None, fold=False):
+        self.nmsg += 1
+        rng = self.rng
+        subj, enc = subject or rng.choice(self.SUBJECTS)
+        msgid = "<%s.%d.%08x@gen.example.org>" % (self.name, self.nmsg, rng.randrange(1 << 32))
+        n = lines if lines is not None else rng.randrange(5, 40)
+        body = []
+        for i in range(n):
+            words = " ".join(rng.choice(["lorem", "ipsum", "dolor", "sit", "amet", "mail",
+                                         "relay", "queue", "bounce", "edge"]) for _ in range(rng.randrange(1, 14)))
+            body.append(("line %d: %s" % (i, words)).encode())
+        if dot_lines:
+            # lines that must be dot-stuffed on the wire, the lone "." too
+            body[1:1] = [b".", b"..", b".hidden line", b"...three dots", b". space"]
+        return Message(msgid, frm, to, subj, body, subject_enc=enc, fold_subject=fold)
+
+    def bounce(self, to_addr, lines=12):
+        self.nmsg += 1
+        b = "=_b%08x" % self.rng.randrange(1 << 32)
+        msgid = "<%s.%d.ndr@mx.example.net>" % (self.name, self.nmsg)
+        body = [b"This is a MIME-encapsulated message.", b"", ("--%s" % b).encode(),
+                b"Content-Type: text/plain; charset=us-ascii", b"",
+                b"I'm sorry to have to inform you that your message could not",
+                b"be delivered to one or more recipients.", b"",
+                ("<%s>: host mx.example.com said: 550 5.1.1 User unknown" % to_addr).encode(), b"",
+                ("--%s" % b).encode(), b"Content-Type: message/delivery-status", b"",
+                b"Reporting-MTA: dns; mx.example.net", b"",
+                b"Final-Recipient: rfc822; nobody@example.com", b"Action: failed",
+                b"Status: 5.1.1", b"", ("--%s--" % b).encode()]
+        body += [("filler %d" % i).encode() for i in range(lines)]
+        ct = 'multipart/report; report-type=delivery-status; boundary="%s"' % b
+        m = Message(msgid, "Mail Delivery System <MAILER-DAEMON@mx.example.net>", to_addr,
+                    "Undelivered Mail Returned to Sender", body, content_type=ct,
+                    extra_headers=[("Auto-Submitted", "auto-replied")])
+        return m
+
+    def plain_session(self, dirn="inbound", v6=False, port=25, txns=None, **kw):
+        cl, sv = self.endpoints(dirn, v6, port)
+        if txns is None:
+            txns = [Txn("alice@example.org", [("bob@example.net", 250)], self.message())]
+        helo = "client%d.example.org" % self.nsess
+        return SmtpSession(cl, sv, helo, txns, self.rng, HOME_NETS, **kw)
+
+
+class Built:
+    """A session ready for the capture: its segments, encapsulation, truth."""
+
+    def __init__(self, sess, segs, vlans=()):
+        self.sess, self.segs, self.vlans = sess, segs, vlans
+        self.truth = sess.truth
+
+
+def _plain(g, sess, vlans=()):
+    return Built(sess, sess.conv.segments(), vlans)
+
+
+def _mix(g, n, **kw):
+    dirs = ["inbound", "outbound", "external", "internal"]
+    return [g.plain_session(dirs[i % 4], **kw) for i in range(n)]
+
+
+def v_inorder(g):
+    return [_plain(g, s) for s in _mix(g, 6)]
+
+
+def _transformed(g, fn, n=6, body_seg=200, **kw):
+    out = []
+    for s in _mix(g, n, body_seg=body_seg, **kw):
+        out.append(Built(s, fn(s.conv.segments())))
+    return out
+
+
+def v_reordered(g):
+    return _transformed(g, lambda segs: tcpconv.reorder(segs, g.rng, 0.6))
+
+
+def v_retransmit(g):
+    return _transformed(g, lambda segs: tcpconv.retransmit(segs, g.rng, 0.4))
+
+
+def v_overlap(g):
+    return _transformed(g, lambda segs: tcpconv.overlap_same(segs, g.rng, 0.6))
+
+
+def v_overlap_mismatch(g):
+    out = []
+    for s in _mix(g, 4, body_seg=150):
+        segs, done = tcpconv.overlap_mismatch(s.conv.segments(), g.rng, "body")
+        assert done
+        s.truth[0]["anomalies"] = ["overlap-mismatch"]
+        out.append(Built(s, segs))
+    return out
+
+
+def v_gap(g):
+    """One body segment is missing from the capture. Where the gap counts
+    in email.size is the parser's policy, so size is not compared; the
+    missing bytes are in the body, after the header block."""
+    out = []
+    for s in _mix(g, 4, body_seg=120):
+        segs, lost = tcpconv.drop_one(s.conv.segments(), g.rng, "body")
+        assert lost is not None
+        s.truth[0]["anomalies"] = ["gap"]
+        s.truth[0]["_skip"] = ["email.size"]
+        out.append(Built(s, segs))
+    return out
+
+
+def v_midstream(g):
+    """The capture starts at MAIL FROM: no handshake, banner or EHLO."""
+    out = []
+    for s in _mix(g, 4):
+        for t in s.truth:
+            t["smtp"]["helo"] = ""
+            t["anomalies"] = ["midstream"]
+        out.append(Built(s, tcpconv.start_at(s.conv.segments(), "mail")))
+    return out
+
+
+def v_pipelining(g):
+    out = []
+    for i, d in enumerate(["inbound", "outbound", "inbound"]):
+        rcpts = [("bob@example.net", 250), ("carol@example.net", 250)][: 1 + i % 2]
+        txns = [Txn("alice@example.org", rcpts, g.message())]
+        if i == 2:  # two pipelined transactions in one session
+            txns.append(Txn("alice@example.org", [("dave@example.net", 250)], g.message()))
+        out.append(_plain(g, g.plain_session(d, txns=txns, pipelining=True)))
+    return out
+
+
+def v_bdat(g):
+    out = []
+    for i, d in enumerate(["inbound", "outbound", "external"]):
+        m = g.message(lines=30 + 10 * i)
+        n = len(m.raw)
+        chunks = [[n], [n // 3, n // 3, n - 2 * (n // 3)], [100, n - 100]][i]
+        txns = [Txn("alice@example.org", [("bob@example.net", 250)], m, mode="bdat", chunks=chunks)]
+        out.append(_plain(g, g.plain_session(d, txns=txns, body_seg=256)))
+    return out
+
+
+def v_starttls(g):
+    """After STARTTLS's 220 the session carries only TLS records: the event
+    says tls true and no envelope is visible."""
+    return [_plain(g, g.plain_session(d, starttls=True)) for d in ("inbound", "outbound")]
+
+
+def v_ipv6(g):
+    return [_plain(g, g.plain_session(d, v6=True)) for d in ("inbound", "outbound", "external", "internal")]
+
+
+def v_vlan(g):
+    return [_plain(g, s, (100 + i,)) for i, s in enumerate(_mix(g, 4))]
+
+
+def v_qinq(g):
+    out = [_plain(g, s, (300, 10 + i)) for i, s in enumerate(_mix(g, 3))]
+    out.append(_plain(g, g.plain_session("inbound", v6=True), (301, 20)))
+    return out
+
+
+def v_multi_txn(g):
+    out = []
+    for d in ("inbound", "outbound"):
+        txns = [Txn("alice@example.org", [("bob@example.net", 250)], g.message()),
+                Txn("alice@example.org", [("carol@example.net", 250)], g.message(), mode="rset"),
+                Txn("eve@example.org", [("bob@example.net", 250), ("dan@example.net", 250)], g.message()),
+                Txn("eve@example.org", [("bob@example.net", 250)], g.message(), mode="bdat")]
+        out.append(_plain(g, g.plain_session(d, txns=txns)))
+    return out
+
+
+def v_rcpt_rejected(g):
+    out = []
+    for d in ("inbound", "outbound"):
+        txns = [Txn("alice@example.org", [("nouser1@example.net", 550), ("bob@example.net", 250),
+                                          ("nouser2@example.net", 551), ("carol@example.net", 250)],
+                    g.message())]
+        out.append(_plain(g, g.plain_session(d, txns=txns)))
+    # every recipient refused: DATA gets 554 and no message travels
+    txns = [Txn("alice@example.org", [("ghost@example.net", 550)], g.message())]
+    out.append(_plain(g, g.plain_session("inbound", txns=txns)))
+    return out
+
+
+def v_null_sender(g):
+    out = []
+    for d in ("inbound", "inbound", "outbound"):
+        txns = [Txn("", [("alice@example.org", 250)], g.bounce("alice@example.org"))]
+        out.append(_plain(g, g.plain_session(d, txns=txns)))
+    return out
+
+
+def v_dotstuff(g):
+    out = []
+    for d in ("inbound", "outbound"):
+        m = g.message(dot_lines=True, fold=True)
+        txns = [Txn("alice@example.org", [("bob@example.net", 250)], m)]
+        out.append(_plain(g, g.plain_session(d, txns=txns, body_seg=64)))
+    return out
+
+
+def v_onebyte(g):
+    out = []
+    for d in ("inbound", "outbound"):
+        m = g.message(lines=6, dot_lines=True)
+        txns = [Txn("alice@example.org", [("bob@example.net", 250), ("nouser@example.net", 550)], m)]
+        s = g.plain_session(d, txns=txns, seg=1)
+        out.append(_plain(g, s))
+    return out
+
+
+def _random_session(g, i):
+    """A random in-order session for the interleaved capture."""
+    rng = g.rng
+    d = rng.choice(["inbound", "outbound", "external", "internal"])
+    v6 = rng.random() < 0.2
+    port = rng.choice([25, 25, 587])
+    ntx = rng.choice([1, 1, 1, 2, 3])
+    txns = []
+    for k in range(ntx):
+        kind = rng.random()
+        if kind < 0.15:
+            txns.append(Txn("", [("alice@example.org", 250)], g.bounce("alice@example.org", rng.randrange(0, 30))))
+        else:
+            rc = [("r%d.%d@example.net" % (i, j), 250 if rng.random() < 0.85 else 550)
+                  for j in range(rng.randrange(1, 4))]
+            if not any(c == 250 for _, c in rc):
+                rc[0] = (rc[0][0], 250)
+            m = g.message(lines=rng.randrange(2, 60), dot_lines=rng.random() < 0.2)
+            mode = "bdat" if rng.random() < 0.2 else ("rset" if rng.random() < 0.05 else "data")
+            chunks = None
+            if mode == "bdat" and len(m.raw) > 200:
+                chunks = [100, len(m.raw) - 100]
+            txns.append(Txn("s%d@example.org" % i, rc, m, mode=mode, chunks=chunks))
+    s = g.plain_session(d, v6=v6, port=port, txns=txns, pipelining=rng.random() < 0.3,
+                        body_seg=rng.choice([1460, 536, 200]))
+    vl = rng.choice([(), (), (), (42,), (7, 8)])
+    return _plain(g, s, vl)
+
+
+def v_interleaved(g, n=2000):
+    return [_random_session(g, i) for i in range(n)]
+
+
+def v_sample(g):
+    """The bundled sample capture: an inbound null-sender bounce, an outbound
+    message, an inbound message with two transactions, a rejected recipient."""
+    out = []
+    txns = [Txn("", [("alice@home.example", 250)], g.bounce("alice@home.example", 4))]
+    out.append(_plain(g, g.plain_session("inbound", txns=txns)))
+    out.append(_plain(g, g.plain_session("outbound", txns=[
+        Txn("alice@home.example", [("bob@example.net", 250)], g.message(lines=8))])))
+    out.append(_plain(g, g.plain_session("inbound", pipelining=True, txns=[
+        Txn("news@example.com", [("alice@home.example", 250), ("nobody@home.example", 550)],
+            g.message(lines=6)),
+        Txn("news@example.com", [("bob@home.example", 250)], g.message(lines=4), mode="bdat")])))
+    return out
+
+
+VARIANTS = {
+    "inorder": v_inorder, "reordered": v_reordered, "retransmit": v_retransmit,
+    "overlap": v_overlap, "overlap-mismatch": v_overlap_mismatch, "gap": v_gap,
+    "midstream": v_midstream, "pipelining": v_pipelining, "bdat": v_bdat,
+    "starttls": v_starttls, "ipv6": v_ipv6, "vlan": v_vlan, "qinq": v_qinq,
+    "multi-txn": v_multi_txn, "rcpt-rejected": v_rcpt_rejected, "null-sender": v_null_sender,
+    "dotstuff": v_dotstuff, "onebyte": v_onebyte, "interleaved": v_interleaved, "sample": v_sample,
+}
+
+
+def write_capture(path, built, rng, interleave=False, ts0=TS0_NS, gap_ns=50_000):
+    """Writes the sessions' segments as a pcap. Sessions follow one another,
+    or (interleave) packets of all sessions are mixed at random while each
+    session keeps its own order. Returns the number of packets."""
+    ts = ts0
+    with PcapWriter(path) as w:
+        def emit(b, s):
+            nonlocal ts
+            src, dst = (b.sess.client, b.sess.server) if s.dir == tcpconv.C2S else (b.sess.server, b.sess.client)
+            w.write(ts, tcp_frame(src, dst, s.seq, s.ack, s.flags, s.payload, b.vlans, s.options))
+            ts += gap_ns
+        if not interleave:
+            for b in built:
+                for s in b.segs:
+                    emit(b, s)
+                ts += 1_000_000
+        else:
+            pos = [0] * len(built)
+            active = list(range(len(built)))
+            while active:
+                k = rng.randrange(len(active))
+                i = active[k]
+                emit(built[i], built[i].segs[pos[i]])
+                pos[i] += 1
+                if pos[i] == len(built[i].segs):
+                    active[k] = active[-1]
+                    active.pop()
+        return w.packets
+
+
+def truth_key(t):
+    return (t["src_ip"], t["src_port"], t["dest_ip"], t["dest_port"], t["smtp"]["transaction"])
+
+
+def write_truth(path, variant, built, packets):
+    entries = sorted((t for b in built for t in b.truth), key=truth_key)
+    with open(path, "w", encoding="utf-8") as f:
+        meta = {"_meta": {"variant": variant, "home_net": HOME_NETS, "sessions": len(built),
+                          "packets": packets, "transactions": len(entries)}}
+        f.write(json.dumps(meta) + "\n")
+        for t in entries:
+            f.write(json.dumps(t, ensure_ascii=False, sort_keys=True) + "\n")
+    return len(entries)
+
+
+def generate(variant, pcap_path, truth_path, seed=1):
+    g = Gen(seed, variant)
+    built = VARIANTS[variant](g)
+    packets = write_capture(pcap_path, built, g.rng, interleave=(variant == "interleaved"))
+    n = write_truth(truth_path, variant, built, packets)
+    return packets, n

@@ -1,0 +1,50 @@
+#!/usr/bin/python3
+"""The bundled sample capture (tests/data/sample.pcap) is exactly what the
+generator writes for the "sample" variant (so it can be rebuilt and its truth
+file is right), and backstop's events on it match that truth.
+
+  check_sample.py BACKSTOP DATADIR WORKDIR
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "gen"))
+import compare_events  # noqa: E402
+import run_variant  # noqa: E402
+import variants  # noqa: E402
+
+
+def main(argv):
+    backstop, data, work = argv[1:4]
+    os.makedirs(work, exist_ok=True)
+    pcap, truth = os.path.join(work, "sample.pcap"), os.path.join(work, "sample.truth.jsonl")
+    variants.generate("sample", pcap, truth, seed=1)
+    for name in ("sample.pcap", "sample.truth.jsonl"):
+        if open(os.path.join(data, name), "rb").read() != open(os.path.join(work, name), "rb").read():
+            print("FAIL: %s/%s differs from the generator's output; regenerate with\n"
+                  "  tests/gen/gen_capture.py sample --pcap tests/data/sample.pcap "
+                  "--truth tests/data/sample.truth.jsonl" % (data, name))
+            return 1
+    if os.path.getsize(os.path.join(data, "sample.pcap")) >= 100 * 1024:
+        print("FAIL: sample.pcap is over 100 KB")
+        return 1
+    events = os.path.join(work, "sample.events.jsonl")
+    rc, err = run_variant.run_backstop(backstop, os.path.join(data, "sample.pcap"),
+                                       ["192.0.2.0/24"], events)
+    sys.stdout.write(err[-3000:])
+    if rc != 0:
+        print("FAIL: backstop exited with %d" % rc)
+        return 1
+    t = [o for _, o in compare_events.load_jsonl(truth, "truth") if "_meta" not in o]
+    e = [o for _, o in compare_events.load_jsonl(events, "event")]
+    matched, problems = compare_events.compare(t, e)
+    for p in problems:
+        print(p)
+    print("sample: %d/%d transactions match" % (matched, len(t)))
+    return 0 if not problems and matched == len(t) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
