@@ -1,0 +1,1201 @@
+/* SMTP session parser (RFC 5321, 2920 PIPELINING, 3030 CHUNKING, 3207
+ * STARTTLS); see smtp.h for the contract with the pipeline.
+ *
+ * Shape: each direction is cut into lines (zero-copy when a line is whole
+ * in the segment, else through a fixed line buffer). Client command lines
+ * push an entry on a bounded queue of pending commands; each complete
+ * server reply pops the oldest entry, which says what the reply answers.
+ * That is all PIPELINING needs: replies come in command order.
+ *
+ * Transactions live in a few slots. A slot is "closed" when the client ends
+ * the transaction (end of data, RSET, new MAIL, EHLO, QUIT) and is handed to
+ * txn_end once every queued command that refers to it has its reply (so a
+ * pipelined RCPT's code still lands in the right record). A slot whose
+ * replies never come ends at session end.
+ *
+ * Message content is never split into lines unless its bytes go to a
+ * consumer: the header block is parsed as it streams (mail_hdr), body bytes
+ * are handed to the hook in runs, and once the hook answers
+ * BS_HOOK_SKIP_BODY the rest of a DATA body is only searched for "\n." with
+ * memchr, a BDAT body is skipped by length. */
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#include "smtp.h"
+#include "mail_hdr.h"
+
+_Static_assert(BS_SMTP_HDR_FIELD_MAX == BS_MAIL_FIELD_MAX, "header field limit differs");
+
+enum cmd {
+	C_CONNECT = 1, /* pseudo command answered by the greeting */
+	C_EHLO, C_HELO, C_MAIL, C_RCPT, C_DATA, C_EOD, C_BDAT, C_RSET, C_QUIT,
+	C_STARTTLS, C_AUTH, C_AUTH_LINE, C_NOOP, C_VRFY, C_EXPN, C_HELP, C_OTHER, C_UNKNOWN,
+};
+
+#define NOSLOT 0xFF
+#define SLOTS 4
+#define NO_RCPT 0xFFFF
+
+struct pending {
+	uint8_t cmd;    /* enum cmd */
+	uint8_t slot;   /* transaction slot the reply is for, NOSLOT if none */
+	uint8_t last;   /* BDAT ... LAST */
+	uint16_t rcpt;  /* RCPT: index in rcpt[], NO_RCPT if not recorded */
+};
+
+struct slot {
+	struct bs_txn *t;  /* NULL when txn_alloc had none: parsed, not recorded */
+	uint16_t refs;     /* pending commands that refer to this slot */
+	uint8_t used;
+	uint8_t closed;    /* the client ended the transaction */
+};
+
+struct line {
+	uint32_t len;
+	uint8_t overflow;  /* line longer than the buffer: rest skipped */
+	uint8_t discard;   /* after a gap: drop bytes up to the next LF */
+	char buf[BS_SMTP_LINE_MAX];
+};
+
+enum cmode { M_CMD = 0, M_DATA_WAIT, M_DATA, M_BDAT, M_TLS, M_DEAD };
+enum dstate { D_LINE_START = 0, D_MID, D_DOT, D_DOT_CR };
+
+struct bs_smtp_session {
+	const struct bs_smtp_hooks *h;
+	void *ctx;
+	struct bs_smtp_stats *st;
+	uint64_t now;
+
+	uint8_t cmode;          /* what the client stream carries now */
+	uint8_t dstate;         /* DATA: where in a line */
+	uint8_t midstream;
+	uint8_t cl_synced, sv_synced;
+	uint8_t tls;            /* STARTTLS succeeded: nothing more is readable */
+	uint8_t tls_record;     /* at session end, report a record for the encrypted part */
+	uint8_t starttls_sent;  /* STARTTLS command awaiting its reply */
+	uint8_t auth_expect;    /* a 334 was seen: the next client line is SASL data */
+	uint8_t pipelined;      /* the client sent a command while others were pending */
+	uint8_t reply_cont;     /* inside a multi-line reply */
+	uint8_t ended;
+	uint16_t reply_lines;   /* lines of the current reply so far */
+	uint16_t reply_code;
+	uint32_t caps;          /* BS_SMTP_CAP_* */
+	uint32_t n_txn;         /* MAIL commands seen (index of the next transaction) */
+	uint32_t session_anom;  /* bits every transaction of the session carries */
+	uint32_t next_anom;     /* bits seen between transactions: go to the next one */
+	uint64_t tls_ts;
+
+	/* transactions */
+	uint8_t cur;            /* slot of the open transaction (envelope), NOSLOT */
+	uint8_t msg;            /* slot receiving message bytes, NOSLOT */
+	struct slot slot[SLOTS];
+
+	/* message being received */
+	uint8_t msg_active;
+	uint8_t msg_skip;       /* consumer needs no more body bytes */
+	uint8_t bdat_last;
+	uint64_t msg_off;       /* message bytes so far (after unstuffing) */
+	uint64_t bdat_left;     /* bytes left in the current BDAT chunk */
+	struct bs_mail_hdr hdr;
+
+	/* pending commands (ring) */
+	uint32_t q_head, q_len;
+	struct pending q[BS_SMTP_PENDING_MAX];
+
+	char helo[BS_HELO_MAX];
+	struct line cl, sv;
+};
+
+size_t bs_smtp_session_size(void)
+{
+	return sizeof(struct bs_smtp_session);
+}
+
+bool bs_smtp_session_encrypted(const struct bs_smtp_session *s)
+{
+	return s->tls;
+}
+
+uint32_t bs_smtp_session_caps(const struct bs_smtp_session *s)
+{
+	return s->caps;
+}
+
+uint32_t bs_smtp_session_transactions(const struct bs_smtp_session *s)
+{
+	return s->n_txn;
+}
+
+/* ------------------------------------------------------------------ */
+/* transaction slots                                                   */
+
+static inline struct bs_txn *slot_txn(struct bs_smtp_session *s, uint8_t k)
+{
+	return k == NOSLOT ? NULL : s->slot[k].t;
+}
+
+static inline struct bs_txn *cur_txn(struct bs_smtp_session *s)
+{
+	return slot_txn(s, s->cur);
+}
+
+/* An anomaly seen now: on the open transaction, else on the next one. */
+static void anomaly(struct bs_smtp_session *s, uint32_t bit)
+{
+	struct bs_txn *t = cur_txn(s);
+	if (!t && s->msg != NOSLOT)
+		t = slot_txn(s, s->msg);
+	if (t)
+		t->anomalies |= bit;
+	else
+		s->next_anom |= bit;
+}
+
+static void msg_stop(struct bs_smtp_session *s);
+
+static void slot_end(struct bs_smtp_session *s, uint8_t k)
+{
+	struct slot *sl = &s->slot[k];
+	if (s->msg == k)
+		msg_stop(s);
+	if (sl->refs) {
+		/* forced: forget the queued commands that pointed here */
+		for (uint32_t i = 0; i < s->q_len; i++) {
+			struct pending *e = &s->q[(s->q_head + i) % BS_SMTP_PENDING_MAX];
+			if (e->slot == k)
+				e->slot = NOSLOT;
+		}
+	}
+	if (s->cur == k)
+		s->cur = NOSLOT;
+	if (sl->t) {
+		sl->t->ts_end_ns = s->now;
+		s->h->txn_end(s->ctx, sl->t);
+	}
+	memset(sl, 0, sizeof *sl);
+}
+
+static void slot_close(struct bs_smtp_session *s, uint8_t k)
+{
+	if (k == NOSLOT)
+		return;
+	s->slot[k].closed = 1;
+	if (s->cur == k)
+		s->cur = NOSLOT;
+	if (s->slot[k].refs == 0 && s->msg != k)
+		slot_end(s, k);
+}
+
+static void slot_unref(struct bs_smtp_session *s, uint8_t k)
+{
+	if (k == NOSLOT)
+		return;
+	struct slot *sl = &s->slot[k];
+	if (sl->refs)
+		sl->refs--;
+	if (sl->refs == 0 && sl->closed && s->msg != k)
+		slot_end(s, k);
+}
+
+static struct bs_txn *txn_new(struct bs_smtp_session *s)
+{
+	struct bs_txn *t = s->h->txn_alloc(s->ctx);
+	s->st->transactions++;
+	if (!t) {
+		s->st->txn_unrecorded++;
+		return NULL;
+	}
+	t->index = s->n_txn++;
+	t->ts_ns = s->now;
+	t->anomalies |= s->session_anom | s->next_anom;
+	s->next_anom = 0;
+	t->pipelining = s->pipelined || (s->caps & BS_SMTP_CAP_PIPELINING);
+	bs_txn_set_str(t, t->helo, sizeof t->helo, s->helo, strlen(s->helo));
+	return t;
+}
+
+/* A new transaction (MAIL): take a free slot, forcing out the oldest
+ * closed one if a client pipelines more transactions than we have slots. */
+static uint8_t slot_open(struct bs_smtp_session *s)
+{
+	uint8_t k;
+	for (k = 0; k < SLOTS; k++)
+		if (!s->slot[k].used)
+			break;
+	if (k == SLOTS) {
+		for (k = 0; k < SLOTS; k++)
+			if (s->slot[k].closed && s->msg != k)
+				break;
+		if (k == SLOTS)
+			k = 0;
+		slot_end(s, k);
+	}
+	struct slot *sl = &s->slot[k];
+	sl->used = 1;
+	sl->refs = 0;
+	sl->closed = 0;
+	uint32_t before = s->n_txn;
+	sl->t = txn_new(s);
+	if (!sl->t)
+		s->n_txn = before + 1;
+	s->cur = k;
+	return k;
+}
+
+/* ------------------------------------------------------------------ */
+/* pending command queue                                               */
+
+static void q_push(struct bs_smtp_session *s, uint8_t cmd, uint8_t slot, uint16_t rcpt, uint8_t last)
+{
+	if (s->q_len == BS_SMTP_PENDING_MAX) {
+		/* more unanswered commands than any real client pipelines: the
+		 * oldest is forgotten (its reply will pair with the next one) */
+		struct pending *old = &s->q[s->q_head];
+		s->q_head = (s->q_head + 1) % BS_SMTP_PENDING_MAX;
+		s->q_len--;
+		slot_unref(s, old->slot);
+		anomaly(s, BS_ANOM_GARBAGE);
+	}
+	/* pipelining: a real command sent while others still wait (not the
+	 * greeting: a client talking before it is an early talker) */
+	if (cmd != C_CONNECT && cmd != C_AUTH_LINE) {
+		for (uint32_t i = 0; i < s->q_len; i++) {
+			uint8_t c = s->q[(s->q_head + i) % BS_SMTP_PENDING_MAX].cmd;
+			if (c != C_CONNECT) {
+				s->pipelined = 1;
+				struct bs_txn *t = cur_txn(s);
+				if (t)
+					t->pipelining = 1;
+				break;
+			}
+		}
+	}
+	struct pending *e = &s->q[(s->q_head + s->q_len) % BS_SMTP_PENDING_MAX];
+	e->cmd = cmd;
+	e->slot = slot;
+	e->rcpt = rcpt;
+	e->last = last;
+	s->q_len++;
+	if (slot != NOSLOT)
+		s->slot[slot].refs++;
+}
+
+static struct pending *q_first(struct bs_smtp_session *s)
+{
+	return s->q_len ? &s->q[s->q_head] : NULL;
+}
+
+static void q_pop(struct bs_smtp_session *s)
+{
+	s->q_head = (s->q_head + 1) % BS_SMTP_PENDING_MAX;
+	s->q_len--;
+}
+
+/* ------------------------------------------------------------------ */
+/* message content                                                     */
+
+static void msg_begin(struct bs_smtp_session *s, uint8_t k)
+{
+	struct bs_txn *t = slot_txn(s, k);
+	s->msg = k;
+	s->msg_active = 1;
+	s->msg_skip = t == NULL; /* unrecorded: nobody consumes the bytes */
+	s->msg_off = 0;
+	s->dstate = D_LINE_START;
+	bs_mail_hdr_init(&s->hdr);
+	s->st->messages++;
+	if (t) {
+		t->data_started = 1;
+		if (s->h->txn_data_begin)
+			s->h->txn_data_begin(s->ctx, t);
+	}
+}
+
+/* Unstuffed message bytes, in order. */
+static void msg_bytes(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
+{
+	struct bs_txn *t = slot_txn(s, s->msg);
+	s->st->message_bytes += n;
+	if (!t) {
+		s->msg_off += n;
+		return;
+	}
+	if (!s->hdr.done) {
+		size_t k = bs_mail_hdr_feed(&s->hdr, p, n, bs_mail_hdr_store_field, t);
+		if (k) {
+			if (s->h->msg_data)
+				s->h->msg_data(s->ctx, t, BS_PART_HEADER, s->msg_off, p, (uint32_t)k);
+			s->msg_off += k;
+			t->header_size += (uint32_t)k;
+			p += k;
+			n -= (uint32_t)k;
+		}
+	}
+	if (n) {
+		if (!s->msg_skip && s->h->msg_data &&
+		    s->h->msg_data(s->ctx, t, BS_PART_BODY, s->msg_off, p, n) == BS_HOOK_SKIP_BODY)
+			s->msg_skip = 1;
+		s->msg_off += n;
+	}
+	t->size = s->msg_off;
+}
+
+/* The message is over (end of data, BDAT LAST) or abandoned. */
+static void msg_stop(struct bs_smtp_session *s)
+{
+	if (!s->msg_active)
+		return;
+	struct bs_txn *t = slot_txn(s, s->msg);
+	if (t) {
+		bs_mail_hdr_end(&s->hdr, bs_mail_hdr_store_field, t);
+		t->size = s->msg_off;
+	}
+	s->msg_active = 0;
+	s->msg = NOSLOT;
+}
+
+static void msg_complete(struct bs_smtp_session *s)
+{
+	uint8_t k = s->msg;
+	struct bs_txn *t = slot_txn(s, k);
+	if (t)
+		t->data_complete = 1;
+	msg_stop(s);
+	if (k != NOSLOT && s->slot[k].closed && s->slot[k].refs == 0)
+		slot_end(s, k);
+}
+
+/* True when body bytes go nowhere: then only the end marker matters. */
+static inline bool msg_skipping(const struct bs_smtp_session *s)
+{
+	return s->msg_skip && s->hdr.done;
+}
+
+/* Deliver p[a..b) of DATA content (already free of stuffing dots). */
+static inline void data_run(struct bs_smtp_session *s, const uint8_t *p, uint32_t a, uint32_t b)
+{
+	if (b <= a)
+		return;
+	if (msg_skipping(s)) {
+		s->msg_off += b - a;
+		s->st->message_bytes += b - a;
+		struct bs_txn *t = slot_txn(s, s->msg);
+		if (t)
+			t->size = s->msg_off;
+	} else {
+		msg_bytes(s, p + a, b - a);
+	}
+}
+
+/* DATA content: dot-unstuffing and the end-of-data marker (CRLF.CRLF, also
+ * LF.LF). Returns the bytes consumed; *eod when the marker ended. The CRLF
+ * before the final dot belongs to the message (RFC 5321 4.1.1.4). */
+static uint32_t data_scan(struct bs_smtp_session *s, const uint8_t *p, uint32_t n, bool *eod)
+{
+	static const uint8_t cr = '\r';
+	uint32_t i = 0, run = 0;
+	*eod = false;
+	while (i < n) {
+		switch (s->dstate) {
+		case D_LINE_START:
+			if (p[i] == '.') {
+				data_run(s, p, run, i);
+				s->dstate = D_DOT;
+				run = ++i;
+				continue;
+			}
+			s->dstate = D_MID;
+			/* fall through */
+		case D_MID: {
+			const uint8_t *nl = memchr(p + i, '\n', n - i);
+			if (!nl) {
+				i = n;
+				continue;
+			}
+			i = (uint32_t)(nl - p) + 1;
+			s->dstate = D_LINE_START;
+			continue;
+		}
+		case D_DOT:
+			if (p[i] == '\n') {
+				*eod = true;
+				return i + 1;
+			}
+			if (p[i] == '\r') { /* held back until we know */
+				s->dstate = D_DOT_CR;
+				run = ++i;
+				continue;
+			}
+			s->dstate = D_MID; /* the dot was stuffing: dropped */
+			continue;
+		case D_DOT_CR:
+			if (p[i] == '\n') {
+				*eod = true;
+				return i + 1;
+			}
+			/* ".\r" then something else: the dot was stuffing, the CR is content */
+			data_run(s, &cr, 0, 1);
+			s->dstate = D_MID;
+			continue;
+		}
+	}
+	data_run(s, p, run, i);
+	return i;
+}
+
+/* ------------------------------------------------------------------ */
+/* command lines                                                       */
+
+static inline bool is_sp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static void trim(const char **p, size_t *n)
+{
+	while (*n && is_sp(**p)) {
+		(*p)++;
+		(*n)--;
+	}
+	while (*n && is_sp((*p)[*n - 1]))
+		(*n)--;
+}
+
+/* The verb as 4 upper-case letters packed in an int (plus length check). */
+#define V4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
+
+static enum cmd verb_of(const char *l, size_t n, size_t *vlen, bool *plausible)
+{
+	size_t v = 0;
+	while (v < n && !is_sp(l[v]))
+		v++;
+	*vlen = v;
+	*plausible = v >= 1 && v <= 16;
+	for (size_t i = 0; i < v && *plausible; i++) {
+		char c = l[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			*plausible = false;
+	}
+	if (v == 8 && strncasecmp(l, "STARTTLS", 8) == 0)
+		return C_STARTTLS;
+	if (v == 8 && (strncasecmp(l, "XFORWARD", 8) == 0))
+		return C_OTHER;
+	if (v == 7 && strncasecmp(l, "XCLIENT", 7) == 0)
+		return C_OTHER;
+	if (v != 4)
+		return C_UNKNOWN;
+	uint32_t w = V4(l[0] & ~0x20, l[1] & ~0x20, l[2] & ~0x20, l[3] & ~0x20);
+	switch (w) {
+	case V4('E', 'H', 'L', 'O'): return C_EHLO;
+	case V4('H', 'E', 'L', 'O'): return C_HELO;
+	case V4('L', 'H', 'L', 'O'): return C_EHLO;
+	case V4('M', 'A', 'I', 'L'): return C_MAIL;
+	case V4('R', 'C', 'P', 'T'): return C_RCPT;
+	case V4('D', 'A', 'T', 'A'): return C_DATA;
+	case V4('B', 'D', 'A', 'T'): return C_BDAT;
+	case V4('R', 'S', 'E', 'T'): return C_RSET;
+	case V4('Q', 'U', 'I', 'T'): return C_QUIT;
+	case V4('A', 'U', 'T', 'H'): return C_AUTH;
+	case V4('N', 'O', 'O', 'P'): return C_NOOP;
+	case V4('V', 'R', 'F', 'Y'): return C_VRFY;
+	case V4('E', 'X', 'P', 'N'): return C_EXPN;
+	case V4('H', 'E', 'L', 'P'): return C_HELP;
+	case V4('E', 'T', 'R', 'N'):
+	case V4('T', 'U', 'R', 'N'):
+	case V4('A', 'T', 'R', 'N'):
+	case V4('S', 'E', 'N', 'D'):
+	case V4('S', 'O', 'M', 'L'):
+	case V4('S', 'A', 'M', 'L'):
+		return C_OTHER;
+	}
+	return C_UNKNOWN;
+}
+
+/* "FROM:" / "TO:" after the verb, tolerating "FROM: <a>", "FROM:a" and
+ * "FROM <a>". Returns the offset just after it, or 0 if absent. */
+static size_t keyword_colon(const char *a, size_t n, const char *kw)
+{
+	size_t i = 0, k = strlen(kw);
+	while (i < n && is_sp(a[i]))
+		i++;
+	if (n - i < k || strncasecmp(a + i, kw, k) != 0)
+		return 0;
+	i += k;
+	while (i < n && is_sp(a[i]))
+		i++;
+	if (i < n && a[i] == ':')
+		i++;
+	while (i < n && is_sp(a[i]))
+		i++;
+	return i;
+}
+
+/* A reverse- or forward-path at a[0..n): the address without <> and
+ * without an RFC 5321 source route ("@a,@b:"), and where the parameters
+ * start. */
+static void parse_path(const char *a, size_t n, const char **addr, size_t *alen, size_t *rest)
+{
+	size_t i = 0;
+	if (n && a[0] == '<') {
+		bool q = false;
+		i = 1;
+		while (i < n && (q || a[i] != '>')) {
+			if (a[i] == '"')
+				q = !q;
+			else if (a[i] == '\\' && q && i + 1 < n)
+				i++;
+			i++;
+		}
+		*addr = a + 1;
+		*alen = i - 1;
+		*rest = i < n ? i + 1 : n;
+		if (i >= n) { /* no closing '>': up to white space */
+			size_t j = 1;
+			while (j < n && !is_sp(a[j]))
+				j++;
+			*alen = j - 1;
+			*rest = j;
+		}
+	} else {
+		while (i < n && !is_sp(a[i]))
+			i++;
+		*addr = a;
+		*alen = i;
+		*rest = i;
+	}
+	if (*alen && (*addr)[0] == '@') {
+		const char *colon = memchr(*addr, ':', *alen);
+		if (colon) {
+			*alen -= (size_t)(colon + 1 - *addr);
+			*addr = colon + 1;
+		}
+	}
+}
+
+static uint64_t parse_u64(const char *p, size_t n, bool *ok)
+{
+	uint64_t v = 0;
+	*ok = n > 0 && n <= 19;
+	for (size_t i = 0; i < n && *ok; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			*ok = false;
+		else
+			v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	return *ok ? v : 0;
+}
+
+/* ESMTP parameters of MAIL FROM: SIZE, BODY, RET, ENVID, SMTPUTF8 kept;
+ * anything else (AUTH=, MT-PRIORITY=...) tolerated. */
+static void mail_params(struct bs_txn *t, const char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && is_sp(p[i]))
+			i++;
+		size_t k0 = i;
+		while (i < n && !is_sp(p[i]))
+			i++;
+		const char *kw = p + k0;
+		size_t kn = i - k0;
+		if (!kn)
+			break;
+		const char *eq = memchr(kw, '=', kn);
+		size_t name_n = eq ? (size_t)(eq - kw) : kn;
+		const char *val = eq ? eq + 1 : kw + kn;
+		size_t vn = eq ? kn - name_n - 1 : 0;
+		bool ok;
+		if (name_n == 4 && strncasecmp(kw, "SIZE", 4) == 0) {
+			uint64_t v = parse_u64(val, vn, &ok);
+			if (ok)
+				t->mail_size = v;
+		} else if (name_n == 4 && strncasecmp(kw, "BODY", 4) == 0) {
+			bs_txn_set_str(t, t->mail_body, sizeof t->mail_body, val, vn);
+		} else if (name_n == 3 && strncasecmp(kw, "RET", 3) == 0) {
+			bs_txn_set_str(t, t->mail_ret, sizeof t->mail_ret, val, vn);
+		} else if (name_n == 5 && strncasecmp(kw, "ENVID", 5) == 0) {
+			bs_txn_set_str(t, t->mail_envid, sizeof t->mail_envid, val, vn);
+		} else if (name_n == 8 && strncasecmp(kw, "SMTPUTF8", 8) == 0) {
+			t->smtputf8 = 1;
+		}
+	}
+}
+
+static void cmd_mail(struct bs_smtp_session *s, const char *a, size_t n)
+{
+	if (s->cur != NOSLOT)
+		slot_close(s, s->cur);
+	uint8_t k = slot_open(s);
+	struct bs_txn *t = s->slot[k].t;
+	if (t) {
+		size_t i = keyword_colon(a, n, "FROM");
+		if (i == 0) {
+			t->anomalies |= BS_ANOM_GARBAGE;
+			s->st->garbage++;
+		} else {
+			const char *addr;
+			size_t alen, rest;
+			parse_path(a + i, n - i, &addr, &alen, &rest);
+			t->has_mail_from = 1;
+			t->null_sender = alen == 0;
+			bs_txn_set_str(t, t->mail_from, sizeof t->mail_from, addr, alen);
+			mail_params(t, a + i + rest, n - i - rest);
+		}
+	}
+	q_push(s, C_MAIL, k, NO_RCPT, 0);
+}
+
+static void cmd_rcpt(struct bs_smtp_session *s, const char *a, size_t n)
+{
+	struct bs_txn *t = cur_txn(s);
+	uint16_t idx = NO_RCPT;
+	if (t) {
+		size_t i = keyword_colon(a, n, "TO");
+		if (t->n_rcpt_total < UINT16_MAX)
+			t->n_rcpt_total++;
+		if (i == 0) {
+			t->anomalies |= BS_ANOM_GARBAGE;
+			s->st->garbage++;
+		} else if (t->n_rcpt < BS_MAX_RCPT) {
+			const char *addr;
+			size_t alen, rest;
+			parse_path(a + i, n - i, &addr, &alen, &rest);
+			idx = t->n_rcpt++;
+			bs_txn_set_str(t, t->rcpt[idx].addr, sizeof t->rcpt[idx].addr, addr, alen);
+			t->rcpt[idx].code = 0;
+		} else {
+			t->anomalies |= BS_ANOM_TRUNCATED;
+		}
+	}
+	q_push(s, C_RCPT, s->cur, idx, 0);
+}
+
+/* The current BDAT chunk is all in. */
+static void bdat_chunk_done(struct bs_smtp_session *s)
+{
+	s->cmode = M_CMD;
+	if (s->bdat_last)
+		msg_complete(s);
+}
+
+static void cmd_bdat(struct bs_smtp_session *s, const char *a, size_t n)
+{
+	trim(&a, &n);
+	size_t i = 0;
+	while (i < n && !is_sp(a[i]))
+		i++;
+	bool ok;
+	uint64_t size = parse_u64(a, i, &ok);
+	const char *r = a + i;
+	size_t rn = n - i;
+	trim(&r, &rn);
+	bool last = rn == 4 && strncasecmp(r, "LAST", 4) == 0;
+	if (!ok || (rn && !last)) {
+		/* the server answers 501; no chunk follows */
+		s->st->garbage++;
+		anomaly(s, BS_ANOM_BDAT_SIZE);
+		q_push(s, C_UNKNOWN, s->cur, NO_RCPT, 0);
+		return;
+	}
+	s->st->bdat_chunks++;
+	if (!s->msg_active) {
+		msg_begin(s, s->cur);
+		struct bs_txn *t = slot_txn(s, s->msg);
+		if (t)
+			t->bdat = 1;
+	}
+	uint8_t k = s->msg;
+	q_push(s, C_BDAT, k, NO_RCPT, last);
+	s->bdat_left = size;
+	s->bdat_last = last;
+	if (last && s->cur == k)
+		s->cur = NOSLOT; /* the client ended the transaction */
+	if (last && k != NOSLOT)
+		s->slot[k].closed = 1;
+	s->cmode = M_BDAT;
+	if (size == 0)
+		bdat_chunk_done(s);
+}
+
+static void client_line(struct bs_smtp_session *s, const char *l, size_t n, bool cut)
+{
+	if (n && l[n - 1] == '\r')
+		n--;
+	if (cut) {
+		s->st->long_lines++;
+		anomaly(s, BS_ANOM_LONG_LINE);
+	}
+	if (s->auth_expect) {
+		/* SASL response to a 334 challenge: data, not a command */
+		s->auth_expect = 0;
+		s->st->commands++;
+		q_push(s, C_AUTH_LINE, s->cur, NO_RCPT, 0);
+		return;
+	}
+	size_t vlen;
+	bool plausible;
+	enum cmd c = verb_of(l, n, &vlen, &plausible);
+	if (s->midstream && !s->cl_synced) {
+		if (c == C_UNKNOWN) {
+			s->st->midstream_skipped_lines++;
+			return;
+		}
+		s->cl_synced = 1;
+	}
+	s->st->commands++;
+	const char *a = l + vlen;
+	size_t an = n - vlen;
+	switch (c) {
+	case C_EHLO:
+	case C_HELO: {
+		/* EHLO/HELO also reset any transaction (RFC 5321 4.1.4) */
+		if (s->cur != NOSLOT)
+			slot_close(s, s->cur);
+		trim(&a, &an);
+		bs_txn_set_str(NULL, s->helo, sizeof s->helo, a, an);
+		q_push(s, c, NOSLOT, NO_RCPT, 0);
+		break;
+	}
+	case C_MAIL:
+		cmd_mail(s, a, an);
+		break;
+	case C_RCPT:
+		cmd_rcpt(s, a, an);
+		break;
+	case C_DATA:
+		q_push(s, C_DATA, s->cur, NO_RCPT, 0);
+		/* the client sends content only after 354; if content shows up
+		 * before we parsed that reply, it is content all the same */
+		s->cmode = M_DATA_WAIT;
+		break;
+	case C_BDAT:
+		cmd_bdat(s, a, an);
+		break;
+	case C_RSET:
+	case C_QUIT:
+		if (s->cur != NOSLOT)
+			slot_close(s, s->cur);
+		q_push(s, c, NOSLOT, NO_RCPT, 0);
+		break;
+	case C_STARTTLS:
+		s->starttls_sent = 1;
+		q_push(s, c, NOSLOT, NO_RCPT, 0);
+		break;
+	case C_AUTH:
+		s->st->auth++;
+		q_push(s, c, NOSLOT, NO_RCPT, 0);
+		break;
+	case C_UNKNOWN:
+		if (!plausible) {
+			s->st->garbage++;
+			anomaly(s, BS_ANOM_GARBAGE);
+		}
+		q_push(s, c, NOSLOT, NO_RCPT, 0); /* the server answers it (500) */
+		break;
+	default:
+		q_push(s, c, NOSLOT, NO_RCPT, 0);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* replies                                                             */
+
+static void ehlo_keyword(struct bs_smtp_session *s, const char *k, size_t n)
+{
+	size_t v = 0;
+	while (v < n && !is_sp(k[v]) && k[v] != '=')
+		v++;
+	static const struct { const char *name; uint32_t bit; } caps[] = {
+		{ "PIPELINING", BS_SMTP_CAP_PIPELINING }, { "CHUNKING", BS_SMTP_CAP_CHUNKING },
+		{ "STARTTLS", BS_SMTP_CAP_STARTTLS },     { "SIZE", BS_SMTP_CAP_SIZE },
+		{ "8BITMIME", BS_SMTP_CAP_8BITMIME },     { "SMTPUTF8", BS_SMTP_CAP_SMTPUTF8 },
+		{ "AUTH", BS_SMTP_CAP_AUTH },             { "DSN", BS_SMTP_CAP_DSN },
+	};
+	for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+		if (strlen(caps[i].name) == v && strncasecmp(k, caps[i].name, v) == 0)
+			s->caps |= caps[i].bit;
+}
+
+static void start_tls(struct bs_smtp_session *s)
+{
+	s->tls = 1;
+	s->tls_ts = s->now;
+	s->st->starttls++;
+	s->cmode = M_TLS;
+	struct bs_txn *t = cur_txn(s);
+	if (t)
+		t->tls = 1;
+	else
+		s->tls_record = 1;
+}
+
+/* A complete reply (last line seen) answers the oldest pending command. */
+static void reply_done(struct bs_smtp_session *s, uint16_t code)
+{
+	s->st->replies++;
+	struct pending *e = q_first(s);
+	if (!e) {
+		if (s->midstream && !s->cl_synced)
+			return; /* the command was before our pick-up */
+		s->st->unpaired_replies++;
+		anomaly(s, BS_ANOM_UNPAIRED_REPLY);
+		return;
+	}
+	if (code == 354 && e->cmd != C_DATA) {
+		/* replies were lost (gap): skip to the DATA this one answers */
+		uint32_t i;
+		for (i = 1; i < s->q_len; i++)
+			if (s->q[(s->q_head + i) % BS_SMTP_PENDING_MAX].cmd == C_DATA)
+				break;
+		if (i < s->q_len) {
+			while (s->q[s->q_head].cmd != C_DATA) {
+				uint8_t k = s->q[s->q_head].slot;
+				q_pop(s);
+				slot_unref(s, k);
+			}
+			e = q_first(s);
+			anomaly(s, BS_ANOM_UNPAIRED_REPLY);
+		}
+	}
+	struct pending ent = *e;
+	q_pop(s);
+	struct bs_txn *t = slot_txn(s, ent.slot);
+	switch (ent.cmd) {
+	case C_MAIL:
+		if (t)
+			t->mail_code = code;
+		break;
+	case C_RCPT:
+		if (t && ent.rcpt != NO_RCPT)
+			t->rcpt[ent.rcpt].code = code;
+		break;
+	case C_DATA:
+		if (code == 354) {
+			if (s->cmode == M_DATA_WAIT) {
+				msg_begin(s, ent.slot);
+				s->cmode = M_DATA;
+			}
+		} else {
+			if (t)
+				t->data_code = code;
+			if (s->cmode == M_DATA_WAIT)
+				s->cmode = M_CMD;
+		}
+		break;
+	case C_EOD:
+		if (t)
+			t->data_code = code;
+		break;
+	case C_BDAT:
+		if (t && (ent.last || code >= 400))
+			t->data_code = code;
+		break;
+	case C_STARTTLS:
+		s->starttls_sent = 0;
+		if (code == 220)
+			start_tls(s);
+		break;
+	case C_AUTH:
+	case C_AUTH_LINE:
+		if (code == 334)
+			s->auth_expect = 1;
+		break;
+	default:
+		break;
+	}
+	slot_unref(s, ent.slot);
+}
+
+static void server_line(struct bs_smtp_session *s, const char *l, size_t n, bool cut)
+{
+	if (n && l[n - 1] == '\r')
+		n--;
+	if (cut) {
+		s->st->long_lines++;
+		anomaly(s, BS_ANOM_LONG_LINE);
+	}
+	bool ok = n >= 3 && l[0] >= '1' && l[0] <= '5' && l[1] >= '0' && l[1] <= '9' &&
+		  l[2] >= '0' && l[2] <= '9' && (n == 3 || l[3] == ' ' || l[3] == '-');
+	if (!ok) {
+		if (s->midstream && !s->sv_synced) {
+			s->st->midstream_skipped_lines++;
+			return;
+		}
+		s->st->garbage++;
+		anomaly(s, BS_ANOM_GARBAGE);
+		return;
+	}
+	s->sv_synced = 1;
+	uint16_t code = (uint16_t)((l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0'));
+	bool more = n > 3 && l[3] == '-';
+	if (!s->reply_cont) {
+		s->reply_lines = 0;
+		s->reply_code = code;
+	}
+	s->reply_lines++;
+	/* capabilities: lines after the first of a 250 reply to EHLO */
+	struct pending *e = q_first(s);
+	if (e && e->cmd == C_EHLO && code == 250 && s->reply_lines > 1 && n > 4)
+		ehlo_keyword(s, l + 4, n - 4);
+	if (more) {
+		s->reply_cont = 1;
+		return;
+	}
+	s->reply_cont = 0;
+	reply_done(s, s->reply_code);
+}
+
+/* ------------------------------------------------------------------ */
+/* line assembly                                                       */
+
+/* Take bytes up to and including the next LF. Returns bytes consumed;
+ * *line and *len are set when a line is complete (*line NULL otherwise). */
+static uint32_t take_line(struct line *ln, const uint8_t *p, uint32_t n, const char **line,
+			  size_t *len, bool *cut)
+{
+	const uint8_t *nl = memchr(p, '\n', n);
+	uint32_t k = nl ? (uint32_t)(nl - p) : n;  /* bytes before the LF */
+	*line = NULL;
+	if (ln->discard) {
+		if (nl)
+			ln->discard = 0;
+		return nl ? k + 1 : n;
+	}
+	if (nl && ln->len == 0 && !ln->overflow) {
+		/* whole line in this segment: no copy */
+		if (k > BS_SMTP_LINE_MAX) {
+			*line = (const char *)p;
+			*len = BS_SMTP_LINE_MAX;
+			*cut = true;
+		} else {
+			*line = (const char *)p;
+			*len = k;
+			*cut = false;
+		}
+		return k + 1;
+	}
+	uint32_t room = BS_SMTP_LINE_MAX - ln->len;
+	uint32_t c = k < room ? k : room;
+	memcpy(ln->buf + ln->len, p, c);
+	ln->len += c;
+	if (k > room)
+		ln->overflow = 1;
+	if (!nl)
+		return n;
+	*line = ln->buf;
+	*len = ln->len;
+	*cut = ln->overflow;
+	ln->len = 0;
+	ln->overflow = 0;
+	return k + 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* entry points                                                        */
+
+void bs_smtp_session_init(struct bs_smtp_session *s, const struct bs_smtp_hooks *h, void *ctx,
+			  struct bs_smtp_stats *st, bool midstream)
+{
+	/* only the fixed part is cleared; the big buffers are written before read */
+	memset(s, 0, offsetof(struct bs_smtp_session, hdr));
+	s->h = h;
+	s->ctx = ctx;
+	s->st = st;
+	s->cur = NOSLOT;
+	s->msg = NOSLOT;
+	s->q_head = s->q_len = 0;
+	s->helo[0] = '\0';
+	s->cl.len = s->sv.len = 0;
+	s->cl.overflow = s->sv.overflow = 0;
+	s->cl.discard = s->sv.discard = 0;
+	s->midstream = midstream;
+	if (midstream)
+		s->session_anom = BS_ANOM_MIDSTREAM;
+	else
+		q_push(s, C_CONNECT, NOSLOT, NO_RCPT, 0);
+}
+
+static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
+{
+	while (n) {
+		switch (s->cmode) {
+		case M_DATA_WAIT:
+			msg_begin(s, s->cur);
+			s->cmode = M_DATA;
+			/* fall through */
+		case M_DATA: {
+			bool eod;
+			uint32_t k = data_scan(s, p, n, &eod);
+			p += k;
+			n -= k;
+			if (eod) {
+				uint8_t m = s->msg;
+				s->cmode = M_CMD;
+				s->st->commands++;
+				q_push(s, C_EOD, m, NO_RCPT, 0);
+				if (s->cur == m)
+					s->cur = NOSLOT;
+				if (m != NOSLOT)
+					s->slot[m].closed = 1;
+				msg_complete(s);
+			}
+			break;
+		}
+		case M_BDAT: {
+			uint32_t k = s->bdat_left < n ? (uint32_t)s->bdat_left : n;
+			if (k) {
+				if (msg_skipping(s))
+					data_run(s, p, 0, k); /* counts only */
+				else
+					msg_bytes(s, p, k);
+			}
+			s->bdat_left -= k;
+			p += k;
+			n -= k;
+			if (s->bdat_left == 0)
+				bdat_chunk_done(s);
+			break;
+		}
+		case M_CMD: {
+			if (s->starttls_sent && p[0] == 0x16 && s->cl.len == 0) {
+				/* a TLS record right after STARTTLS: the 220 was not
+				 * parsed yet (or lost); the session is encrypted now */
+				start_tls(s);
+				return;
+			}
+			const char *l;
+			size_t len;
+			bool cut;
+			uint32_t k = take_line(&s->cl, p, n, &l, &len, &cut);
+			p += k;
+			n -= k;
+			if (l)
+				client_line(s, l, len, cut);
+			break;
+		}
+		default: /* M_TLS, M_DEAD */
+			return;
+		}
+	}
+}
+
+static void server_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
+{
+	while (n && s->cmode != M_TLS && s->cmode != M_DEAD) {
+		const char *l;
+		size_t len;
+		bool cut;
+		uint32_t k = take_line(&s->sv, p, n, &l, &len, &cut);
+		p += k;
+		n -= k;
+		if (l)
+			server_line(s, l, len, cut);
+	}
+}
+
+void bs_smtp_data(struct bs_smtp_session *s, bool from_client, const uint8_t *p, uint32_t n,
+		  uint64_t ts_ns)
+{
+	if (s->ended || n == 0)
+		return;
+	s->now = ts_ns;
+	if (from_client)
+		client_data(s, p, n);
+	else
+		server_data(s, p, n);
+}
+
+void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n)
+{
+	if (s->ended || s->cmode == M_TLS || n == 0)
+		return;
+	s->st->gaps++;
+	if (!from_client) {
+		/* lost replies cannot be recovered: resync on the next line */
+		s->sv.len = 0;
+		s->sv.overflow = 0;
+		s->sv.discard = 1;
+		s->reply_cont = 0;
+		anomaly(s, BS_ANOM_GAP);
+		return;
+	}
+	if (s->cmode == M_DATA_WAIT) {
+		msg_begin(s, s->cur);
+		s->cmode = M_DATA;
+	}
+	if (s->cmode == M_DATA || s->cmode == M_BDAT) {
+		struct bs_txn *t = slot_txn(s, s->msg);
+		if (t)
+			t->anomalies |= BS_ANOM_GAP;
+		else
+			anomaly(s, BS_ANOM_GAP);
+		uint32_t in_msg = n;
+		if (s->cmode == M_BDAT && n > s->bdat_left)
+			in_msg = (uint32_t)s->bdat_left;
+		bs_mail_hdr_gap(&s->hdr);
+		/* the missing bytes count as message bytes of unknown content */
+		s->msg_off += in_msg;
+		if (t)
+			t->size = s->msg_off;
+		if (s->cmode == M_DATA) {
+			s->dstate = D_MID; /* the end marker needs a line start we did not see */
+			return;
+		}
+		s->bdat_left -= in_msg;
+		n -= in_msg;
+		if (s->bdat_left == 0)
+			bdat_chunk_done(s);
+		if (n == 0)
+			return;
+	}
+	anomaly(s, BS_ANOM_GAP);
+	s->cl.len = 0;
+	s->cl.overflow = 0;
+	s->cl.discard = 1;
+}
+
+void bs_smtp_session_end(struct bs_smtp_session *s, uint32_t anom, uint64_t ts_ns)
+{
+	if (s->ended)
+		return;
+	if (ts_ns)
+		s->now = ts_ns;
+	/* the message in progress is cut short */
+	if (s->msg_active) {
+		struct bs_txn *t = slot_txn(s, s->msg);
+		if (t && !s->tls)
+			t->anomalies |= BS_ANOM_INCOMPLETE;
+		msg_stop(s);
+	}
+	for (uint8_t k = 0; k < SLOTS; k++) {
+		struct slot *sl = &s->slot[k];
+		if (!sl->used)
+			continue;
+		if (sl->t) {
+			sl->t->anomalies |= anom;
+			/* still open, or its replies never came */
+			if (!s->tls && (!sl->closed || sl->refs))
+				sl->t->anomalies |= BS_ANOM_INCOMPLETE;
+		}
+		sl->refs = 0;
+		slot_end(s, k);
+	}
+	if (s->tls && s->tls_record) {
+		/* the encrypted rest of the session gets a record of its own so
+		 * the event log shows it (index = next transaction, no envelope) */
+		uint64_t end = s->now;
+		s->now = s->tls_ts;
+		struct bs_txn *t = txn_new(s);
+		s->now = end;
+		if (t) {
+			t->tls = 1;
+			t->anomalies |= anom;
+			t->ts_end_ns = end;
+			s->h->txn_end(s->ctx, t);
+		}
+	}
+	s->q_len = 0;
+	s->cmode = M_DEAD;
+	s->ended = 1;
+}

@@ -43,6 +43,19 @@ struct bs_smtp_stats {
 	uint64_t commands, replies, transactions, txn_unrecorded;
 	uint64_t long_lines, garbage, unpaired_replies, starttls, bdat_chunks;
 	uint64_t messages, message_bytes;
+	uint64_t auth, gaps, midstream_skipped_lines;
+};
+
+/* server capabilities seen in the EHLO reply (bs_smtp_session_caps) */
+enum {
+	BS_SMTP_CAP_PIPELINING = 1u << 0,
+	BS_SMTP_CAP_CHUNKING = 1u << 1,
+	BS_SMTP_CAP_STARTTLS = 1u << 2,
+	BS_SMTP_CAP_SIZE = 1u << 3,
+	BS_SMTP_CAP_8BITMIME = 1u << 4,
+	BS_SMTP_CAP_SMTPUTF8 = 1u << 5,
+	BS_SMTP_CAP_AUTH = 1u << 6,
+	BS_SMTP_CAP_DSN = 1u << 7,
 };
 
 #define BS_SMTP_LINE_MAX 1024      /* command/reply line kept (RFC 5321: 512) */
@@ -67,5 +80,7 @@ void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n);
 void bs_smtp_session_end(struct bs_smtp_session *s, uint32_t anom, uint64_t ts_ns);
 /* Session-level facts for the flow summary */
 bool bs_smtp_session_encrypted(const struct bs_smtp_session *s);
+uint32_t bs_smtp_session_caps(const struct bs_smtp_session *s);   /* BS_SMTP_CAP_* */
+uint32_t bs_smtp_session_transactions(const struct bs_smtp_session *s); /* MAIL commands seen */
 
 #endif
