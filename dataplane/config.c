@@ -53,6 +53,7 @@ void bs_config_usage(FILE *f)
 		"  --reasm-dir-cap BYTES    out-of-order bytes buffered per direction (default 262144)\n"
 		"  --timeout-new S / --timeout-established S / --timeout-closed S   flow timeouts\n"
 		"  --quiet                  no summary on stderr\n"
+		"  --bench N                load --pcap into memory and replay it N times; print throughput\n"
 		"  --version, --help\n"
 		"Without EAL args, backstop uses: --no-huge --no-pci -m 512 --no-shconf --no-telemetry\n"
 		"and a net_pcap port for --pcap.\n");
@@ -99,7 +100,7 @@ static int push_list(const char *opt, const char **list, int *n, const char *v, 
 enum { O_PCAP = 256, O_HOME_NET, O_HOME_DOMAIN, O_HOME_RELAY, O_BATV, O_EVENTS, O_SUMMARY, O_PORTS,
        O_TLS_PORTS, O_RULES, O_POLICY, O_LEDGER, O_LEDGER_WIN, O_NO_LEDGER, O_NO_DETECT, O_ENFORCE,
        O_PIN, O_FLOWS, O_SESSIONS, O_RBLOCKS, O_RDIRCAP, O_TO_NEW, O_TO_EST, O_TO_CLOSED, O_QUIET,
-       O_VERSION, O_HELP };
+       O_VERSION, O_HELP, O_BENCH };
 
 static const struct option opts[] = {
 	{"pcap", required_argument, 0, O_PCAP},
@@ -127,6 +128,7 @@ static const struct option opts[] = {
 	{"timeout-established", required_argument, 0, O_TO_EST},
 	{"timeout-closed", required_argument, 0, O_TO_CLOSED},
 	{"quiet", no_argument, 0, O_QUIET},
+	{"bench", required_argument, 0, O_BENCH},
 	{"version", no_argument, 0, O_VERSION},
 	{"help", no_argument, 0, O_HELP},
 	{0, 0, 0, 0},
@@ -178,6 +180,7 @@ int bs_config_parse(struct bs_config *c, int argc, char **argv, char *err, size_
 		case O_TO_EST: r = parse_u32("--timeout-established", optarg, 1, &c->timeout_est_s, err, errlen); break;
 		case O_TO_CLOSED: r = parse_u32("--timeout-closed", optarg, 1, &c->timeout_closed_s, err, errlen); break;
 		case O_QUIET: c->quiet = true; break;
+		case O_BENCH: r = parse_u32("--bench", optarg, 1, &c->bench_loops, err, errlen); break;
 		case O_VERSION: printf("backstop %s\n", BS_VERSION); return 1;
 		case O_HELP: bs_config_usage(stdout); return 1;
 		case ':':
@@ -189,6 +192,10 @@ int bs_config_parse(struct bs_config *c, int argc, char **argv, char *err, size_
 		}
 		if (r < 0)
 			return -1;
+	}
+	if (c->bench_loops && !c->pcap) {
+		snprintf(err, errlen, "--bench needs --pcap");
+		return -1;
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);

@@ -23,6 +23,7 @@ struct bs_config {
 	bool enforce;                  /* push verdicts into the XDP maps */
 	const char *bpf_pin;           /* pin dir of the enforcer maps */
 	bool quiet;
+	uint32_t bench_loops;          /* --bench N: replay --pcap from memory N times */
 	bool no_detect;                /* pipeline only: no rules, no classifier */
 	struct bs_detect_config det;
 };

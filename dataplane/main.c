@@ -16,8 +16,11 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_cycles.h>
 #include <rte_ring.h>
 #include "config.h"
+#include "dispatch.h"
+#include "bench.h"
 #include "enforce_thread.h"
 #include "event_writer.h"
 #include "port.h"
@@ -25,7 +28,6 @@
 #include "verdict_msg.h"
 #include "worker.h"
 
-#define MAX_WORKERS RTE_MAX_LCORE
 #define MAX_EAL_ARGS 128
 
 static void on_signal(int sig)
@@ -141,7 +143,7 @@ static void build_eal_args(struct eal_args *e, int uargc, char **uargv, const st
 		eal_push(e, "--log-level=warning");
 	if (cfg->pcap && !has_arg(uargc, uargv, tele_opts))
 		eal_push(e, "--no-telemetry");
-	if (cfg->pcap)
+	if (cfg->pcap && !cfg->bench_loops)
 		eal_pushf(e, "--vdev=net_pcap_bs0,rx_pcap=%s", cfg->pcap);
 	e->argv[e->argc] = NULL;
 }
@@ -199,69 +201,6 @@ static void print_summary(const struct bs_config *cfg, const struct bs_worker_st
 	}
 }
 
-/* Software dispatch: the main lcore reads every port and hands each SMTP
- * packet to the worker chosen by the symmetric flow hash. Anything else is
- * counted and freed here, after one parse. */
-struct dispatcher {
-	struct bs_worker **w;
-	unsigned nw;
-	bool offline;
-	struct bs_worker_stats st;   /* what the dispatcher itself consumed */
-	uint8_t scratch[65536 + 64];
-	struct rte_mbuf *q[MAX_WORKERS][BS_BURST];
-	unsigned qn[MAX_WORKERS];
-};
-
-static void dispatch_flush(struct dispatcher *d, unsigned i)
-{
-	unsigned sent = 0, n = d->qn[i];
-	while (sent < n) {
-		sent += rte_ring_sp_enqueue_burst(d->w[i]->in, (void **)d->q[i] + sent, n - sent, NULL);
-		if (sent < n && !d->offline) {
-			d->st.dispatch_dropped += n - sent;
-			rte_pktmbuf_free_bulk(d->q[i] + sent, n - sent);
-			break;
-		}
-	}
-	d->qn[i] = 0;
-}
-
-static void dispatch_burst(struct dispatcher *d, struct rte_mbuf **pkts, unsigned n)
-{
-	const struct bs_config *cfg = d->w[0]->cfg;
-	for (unsigned i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct bs_pkt p;
-		struct bs_flow_key k;
-		uint32_t len = rte_pktmbuf_pkt_len(m);
-		if (len > sizeof(d->scratch))
-			len = sizeof(d->scratch);
-		const uint8_t *data = rte_pktmbuf_read(m, 0, len, d->scratch);
-		int s = data ? bs_pkt_parse(data, len, &p) : BS_PKT_TRUNCATED;
-		if (s != BS_PKT_TCP || (!bs_port_in(cfg->smtp_port, p.dport) && !bs_port_in(cfg->smtp_port, p.sport))) {
-			d->st.packets++;
-			d->st.bytes += rte_pktmbuf_pkt_len(m);
-			d->st.parse[s]++;
-			if (s == BS_PKT_TCP) {
-				if ((p.tcp_flags & (BS_TCP_SYN | BS_TCP_ACK)) == BS_TCP_SYN &&
-				    bs_port_in(cfg->tls_port, p.dport))
-					d->st.tls_port_sessions++;
-				d->st.not_smtp_port++;
-			}
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		bs_flow_key_from_pkt(&p, &k);
-		unsigned wi = (unsigned)(((uint64_t)bs_flow_hash(&k) * d->nw) >> 32);
-		d->q[wi][d->qn[wi]++] = m;
-		if (d->qn[wi] == BS_BURST)
-			dispatch_flush(d, wi);
-	}
-	for (unsigned i = 0; i < d->nw; i++)
-		if (d->qn[i])
-			dispatch_flush(d, i);
-}
-
 static uint64_t ports_received(void)
 {
 	uint64_t n = 0;
@@ -278,7 +217,7 @@ int main(int argc, char **argv)
 {
 	static struct bs_config cfg;
 	static struct eal_args eal;
-	static struct dispatcher disp;
+	static struct bs_dispatcher disp;
 	struct bs_worker *workers[MAX_WORKERS];
 	char err[1024];
 	int uargc = 1, app_start = 1, rc = 1;
@@ -325,7 +264,16 @@ int main(int argc, char **argv)
 	unsigned nw = 0;
 	uint64_t nevents = 0;
 
-	if (rte_eth_dev_count_avail() == 0) {
+	struct bs_bench *bench = NULL;
+	int bench_tsf = -1;
+	uint64_t bench_tsflag = 0;
+	if (cfg.bench_loops) {
+		bench = bs_bench_load(cfg.pcap, cfg.bench_loops, &bench_tsf, &bench_tsflag, err, sizeof(err));
+		if (!bench) {
+			fprintf(stderr, "backstop: --bench: %s\n", err);
+			goto out;
+		}
+	} else if (rte_eth_dev_count_avail() == 0) {
 		fprintf(stderr, "backstop: no DPDK port (give --pcap FILE, or a --vdev/PCI device in the EAL args)\n");
 		goto out;
 	}
@@ -377,6 +325,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		workers[nw]->offline = cfg.pcap != NULL;
+		workers[nw]->ts_dynfield = bench_tsf;
+		workers[nw]->ts_dynflag = bench_tsflag;
 	}
 	uint16_t pid;
 	RTE_ETH_FOREACH_DEV(pid) {
@@ -409,6 +359,7 @@ int main(int argc, char **argv)
 	}
 
 	double t0 = now_s();
+	uint64_t c0 = rte_rdtsc();
 	if (!inline_mode) {
 		unsigned lc, i = 0;
 		RTE_LCORE_FOREACH_WORKER(lc) {
@@ -425,6 +376,20 @@ int main(int argc, char **argv)
 		uint64_t last_seen = 0;
 		while (!bs_quit) {
 			unsigned got = 0;
+			if (bench) {
+				unsigned n = bs_bench_next(bench, pkts, BS_BURST);
+				if (n == 0)
+					break;
+				if (inline_mode) {
+					for (unsigned i = 0; i < n; i++)
+						bs_worker_packet(workers[0], pkts[i]);
+					rte_pktmbuf_free_bulk(pkts, n);
+					bs_worker_housekeeping(workers[0]);
+				} else {
+					bs_dispatch_burst(&disp, pkts, n);
+				}
+				continue;
+			}
 			if (!rss_mode) {
 				RTE_ETH_FOREACH_DEV(pid) {
 					unsigned n = rte_eth_rx_burst(pid, 0, pkts, BS_BURST);
@@ -436,7 +401,7 @@ int main(int argc, char **argv)
 							bs_worker_packet(workers[0], pkts[i]);
 						rte_pktmbuf_free_bulk(pkts, n);
 					} else {
-						dispatch_burst(&disp, pkts, n);
+						bs_dispatch_burst(&disp, pkts, n);
 					}
 				}
 				if (inline_mode) {
@@ -469,6 +434,14 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nworkers; i++)
 		bs_worker_finish(workers[i]);
 	double secs = now_s() - t0;
+	uint64_t cycles = rte_rdtsc() - c0;
+	if (bench) {
+		double f = (double)bs_bench_frames(bench), by = (double)bs_bench_bytes(bench);
+		fprintf(stderr, "bench: %u worker(s)%s, %.0f frames, %.0f bytes, %.3f s, %.3f Mpps, %.3f Gbit/s, "
+		       "%.1f ns/frame, %.0f TSC cycles/frame (TSC %.2f GHz)\n",
+		       nworkers, inline_mode ? " (inline)" : " + dispatcher", f, by, secs, f / secs / 1e6,
+		       by * 8 / secs / 1e9, secs * 1e9 / f, (double)cycles / f, (double)rte_get_tsc_hz() / 1e9);
+	}
 	nevents = bs_event_writer_stop(ew);
 	ew = NULL;
 
@@ -489,6 +462,7 @@ out:
 		bs_worker_free(workers[i]);
 	if (det)
 		bs_detect_destroy(det);
+	bs_bench_free(bench);
 	RTE_ETH_FOREACH_DEV(pid) {
 		rte_eth_dev_stop(pid);
 		rte_eth_dev_close(pid);
