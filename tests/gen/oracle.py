@@ -18,13 +18,22 @@ def unfold(v):
     return _UNFOLD.sub("", v).strip()
 
 
+def as_utf8(s):
+    """Header text parsed from bytes keeps non-ASCII bytes as surrogate
+    escapes; events are UTF-8 JSON. Bytes that form valid UTF-8 are that
+    text, any other byte becomes U+FFFD (the comparison treats a run of
+    U+FFFD as one, so per-byte and per-sequence replacement agree)."""
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def decode_subject(raw):
     """RFC 2047 decoding with Python's email.header, as the corpus truth
-    defines it; undecodable words are left as they are."""
+    defines it; a field Python cannot decode (unknown charset) is kept as
+    it was."""
     try:
-        return str(make_header(decode_header(raw)))
+        return as_utf8(str(make_header(decode_header(raw))))
     except Exception:
-        return raw
+        return as_utf8(raw)
 
 
 def header_block(msg):
@@ -51,8 +60,8 @@ def header_facts(msg):
     def g(name):
         v = first_header(msg, name)
         return "" if v is None else v
-    return {"message_id": g("Message-ID"), "from": g("From"), "to": g("To"),
-            "subject": decode_subject(g("Subject")), "content_type": g("Content-Type"), "size": len(msg)}
+    return {"message_id": as_utf8(g("Message-ID")), "from": as_utf8(g("From")), "to": as_utf8(g("To")),
+            "subject": decode_subject(g("Subject")), "content_type": as_utf8(g("Content-Type")), "size": len(msg)}
 
 
 def read_flows(pcap_path):
