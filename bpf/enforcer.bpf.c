@@ -146,6 +146,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct bs_tuple *t)
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	__u32 off = sizeof(*eth);
+	__u32 l3_end;  /* end of the IP packet: Ethernet padding is not TCP */
 	__be16 proto;
 	__u8 l4;
 
@@ -177,6 +178,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct bs_tuple *t)
 			return BS_CNT_PASS_MALFORMED;
 		if ((void *)ip + bpf_ntohs(ip->tot_len) > end)
 			return BS_CNT_PASS_TRUNCATED;
+		l3_end = off + bpf_ntohs(ip->tot_len);
 		if (bpf_ntohs(ip->frag_off) & 0x1fff)
 			return BS_CNT_PASS_FRAGMENT;
 		map_v4(t->saddr, &ip->saddr);
@@ -192,6 +194,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct bs_tuple *t)
 			return BS_CNT_PASS_MALFORMED;
 		if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > end)
 			return BS_CNT_PASS_TRUNCATED;
+		l3_end = off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 		__builtin_memcpy(t->saddr, &ip6->saddr, 16);
 		__builtin_memcpy(t->daddr, &ip6->daddr, 16);
 		l4 = ip6->nexthdr;
@@ -240,7 +243,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct bs_tuple *t)
 	if (off >= L3_OFF_MAX)
 		return BS_CNT_PASS_MALFORMED;
 	struct tcphdr *th = data + (off & (L3_OFF_MAX - 1));
-	if ((void *)(th + 1) > end)
+	if ((void *)(th + 1) > end || off + sizeof(*th) > l3_end)
 		return BS_CNT_PASS_TRUNCATED;
 	if (th->doff < 5)
 		return BS_CNT_PASS_MALFORMED;
