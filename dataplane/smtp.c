@@ -33,7 +33,7 @@ enum cmd {
 };
 
 #define NOSLOT 0xFF
-#define SLOTS 4
+#define SLOTS 8  /* transactions a client can pipeline before their replies come */
 #define NO_RCPT 0xFFFF
 
 struct pending {
@@ -48,6 +48,7 @@ struct slot {
 	uint16_t refs;     /* pending commands that refer to this slot */
 	uint8_t used;
 	uint8_t closed;    /* the client ended the transaction */
+	uint32_t seq;      /* opening order: the oldest is forced out first */
 };
 
 struct line {
@@ -94,6 +95,7 @@ struct bs_smtp_session {
 	uint8_t msg_active;
 	uint8_t msg_skip;       /* consumer needs no more body bytes */
 	uint8_t bdat_last;
+	uint8_t msg_gap;        /* bytes of this message were lost */
 	uint64_t msg_off;       /* message bytes so far (after unstuffing) */
 	uint64_t bdat_left;     /* bytes left in the current BDAT chunk */
 	struct bs_mail_hdr hdr;
@@ -223,17 +225,20 @@ static uint8_t slot_open(struct bs_smtp_session *s)
 		if (!s->slot[k].used)
 			break;
 	if (k == SLOTS) {
-		for (k = 0; k < SLOTS; k++)
-			if (s->slot[k].closed && s->msg != k)
-				break;
-		if (k == SLOTS)
-			k = 0;
+		/* all busy: force out the oldest closed one (its replies are lost) */
+		uint8_t best = NOSLOT;
+		for (uint8_t j = 0; j < SLOTS; j++)
+			if (s->slot[j].closed && s->msg != j &&
+			    (best == NOSLOT || s->slot[j].seq < s->slot[best].seq))
+				best = j;
+		k = best == NOSLOT ? 0 : best;
 		slot_end(s, k);
 	}
 	struct slot *sl = &s->slot[k];
 	sl->used = 1;
 	sl->refs = 0;
 	sl->closed = 0;
+	sl->seq = s->n_txn;
 	uint32_t before = s->n_txn;
 	sl->t = txn_new(s);
 	if (!sl->t)
@@ -301,6 +306,7 @@ static void msg_begin(struct bs_smtp_session *s, uint8_t k)
 	s->msg_active = 1;
 	s->msg_skip = t == NULL; /* unrecorded: nobody consumes the bytes */
 	s->msg_off = 0;
+	s->msg_gap = 0;
 	s->dstate = D_LINE_START;
 	bs_mail_hdr_init(&s->hdr);
 	s->st->messages++;
@@ -621,7 +627,7 @@ static void mail_params(struct bs_txn *t, const char *p, size_t n)
 	}
 }
 
-static void cmd_mail(struct bs_smtp_session *s, const char *a, size_t n)
+static void cmd_mail(struct bs_smtp_session *s, const char *a, size_t n, bool partial)
 {
 	if (s->cur != NOSLOT)
 		slot_close(s, s->cur);
@@ -638,6 +644,8 @@ static void cmd_mail(struct bs_smtp_session *s, const char *a, size_t n)
 			parse_path(a + i, n - i, &addr, &alen, &rest);
 			t->has_mail_from = 1;
 			t->null_sender = alen == 0;
+			if (partial) /* the rest of the line was lost in a gap */
+				t->anomalies |= BS_ANOM_TRUNCATED;
 			bs_txn_set_str(t, t->mail_from, sizeof t->mail_from, addr, alen);
 			mail_params(t, a + i + rest, n - i - rest);
 		}
@@ -645,7 +653,7 @@ static void cmd_mail(struct bs_smtp_session *s, const char *a, size_t n)
 	q_push(s, C_MAIL, k, NO_RCPT, 0);
 }
 
-static void cmd_rcpt(struct bs_smtp_session *s, const char *a, size_t n)
+static void cmd_rcpt(struct bs_smtp_session *s, const char *a, size_t n, bool partial)
 {
 	struct bs_txn *t = cur_txn(s);
 	uint16_t idx = NO_RCPT;
@@ -653,7 +661,9 @@ static void cmd_rcpt(struct bs_smtp_session *s, const char *a, size_t n)
 		size_t i = keyword_colon(a, n, "TO");
 		if (t->n_rcpt_total < UINT16_MAX)
 			t->n_rcpt_total++;
-		if (i == 0) {
+		if (partial) {
+			/* address cut by a gap: only the pairing is kept */
+		} else if (i == 0) {
 			t->anomalies |= BS_ANOM_GARBAGE;
 			s->st->garbage++;
 		} else if (t->n_rcpt < BS_MAX_RCPT) {
@@ -717,7 +727,8 @@ static void cmd_bdat(struct bs_smtp_session *s, const char *a, size_t n)
 		bdat_chunk_done(s);
 }
 
-static void client_line(struct bs_smtp_session *s, const char *l, size_t n, bool cut)
+/* `partial`: the line's end was lost in a gap (bs_smtp_gap) */
+static void client_line(struct bs_smtp_session *s, const char *l, size_t n, bool cut, bool partial)
 {
 	if (n && l[n - 1] == '\r')
 		n--;
@@ -757,10 +768,10 @@ static void client_line(struct bs_smtp_session *s, const char *l, size_t n, bool
 		break;
 	}
 	case C_MAIL:
-		cmd_mail(s, a, an);
+		cmd_mail(s, a, an, partial);
 		break;
 	case C_RCPT:
-		cmd_rcpt(s, a, an);
+		cmd_rcpt(s, a, an, partial);
 		break;
 	case C_DATA:
 		q_push(s, C_DATA, s->cur, NO_RCPT, 0);
@@ -835,6 +846,22 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 {
 	s->st->replies++;
 	struct pending *e = q_first(s);
+	if (!e && s->cmode == M_DATA && s->msg_gap) {
+		/* the server answers the end of data we lost in the gap */
+		uint8_t m = s->msg;
+		struct bs_txn *t = slot_txn(s, m);
+		if (t)
+			t->data_code = code;
+		s->cmode = M_CMD;
+		if (s->cur == m)
+			s->cur = NOSLOT;
+		if (m != NOSLOT)
+			s->slot[m].closed = 1;
+		msg_stop(s);
+		if (m != NOSLOT && s->slot[m].refs == 0)
+			slot_end(s, m);
+		return;
+	}
 	if (!e) {
 		if (s->midstream && !s->cl_synced)
 			return; /* the command was before our pick-up */
@@ -1071,7 +1098,7 @@ static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 			p += k;
 			n -= k;
 			if (l)
-				client_line(s, l, len, cut);
+				client_line(s, l, len, cut, false);
 			break;
 		}
 		default: /* M_TLS, M_DEAD */
@@ -1112,7 +1139,10 @@ void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n)
 		return;
 	s->st->gaps++;
 	if (!from_client) {
-		/* lost replies cannot be recovered: resync on the next line */
+		/* a reply line cut by the gap still answers a command when its
+		 * code made it (the text is lost); then resync on the next line */
+		if (s->sv.len >= 4 && !s->sv.overflow)
+			server_line(s, s->sv.buf, s->sv.len, false);
 		s->sv.len = 0;
 		s->sv.overflow = 0;
 		s->sv.discard = 1;
@@ -1139,7 +1169,11 @@ void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n)
 		if (t)
 			t->size = s->msg_off;
 		if (s->cmode == M_DATA) {
-			s->dstate = D_MID; /* the end marker needs a line start we did not see */
+			/* TCP segments mostly end at line ends: assume the bytes after
+			 * the hole start a line, so a lone ".\r\n" still ends the data
+			 * (and a lost marker is recovered from the server's reply) */
+			s->dstate = D_LINE_START;
+			s->msg_gap = 1;
 			return;
 		}
 		s->bdat_left -= in_msg;
@@ -1148,6 +1182,16 @@ void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n)
 			bdat_chunk_done(s);
 		if (n == 0)
 			return;
+	}
+	if (s->cl.len && !s->cl.overflow && !s->auth_expect) {
+		/* a command cut by the gap is still answered by the server: keep
+		 * it in the queue when its verb is whole (not DATA/BDAT: what
+		 * follows them is content we could not delimit) */
+		size_t vlen;
+		bool plausible;
+		enum cmd c = verb_of(s->cl.buf, s->cl.len, &vlen, &plausible);
+		if (c != C_UNKNOWN && c != C_DATA && c != C_BDAT && c != C_STARTTLS && vlen < s->cl.len)
+			client_line(s, s->cl.buf, s->cl.len, false, true);
 	}
 	anomaly(s, BS_ANOM_GAP);
 	s->cl.len = 0;
