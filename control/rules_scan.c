@@ -67,6 +67,30 @@ static void stream_write(struct scan *s, enum bs_scope scope, const uint8_t *p, 
 	}
 }
 
+/* The dataplane's message parser hands body, dsn and orig_headers over
+ * with "\n" line ends (dataplane/detect/msgparse.h); do the same so `$`
+ * and multi-line patterns behave alike offline and on the wire. */
+static void text_write(struct scan *s, enum bs_scope scope, const uint8_t *p, size_t n)
+{
+	if (!s->rs->db[scope] || n == 0)
+		return;
+	uint8_t *lf = malloc(n);
+	if (!lf) {
+		s->failed = 1;
+		return;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
+			continue;
+		lf[k++] = p[i];
+	}
+	stream_write(s, scope, lf, k);
+	if (scope == BS_SCOPE_BODY)
+		stream_write(s, scope, (const uint8_t *)"\n", 1);   /* parts are separated by a newline */
+	free(lf);
+}
+
 static void decoded_write(struct scan *s, enum bs_scope scope, const char *cte, const uint8_t *p, size_t n)
 {
 	struct bs_bytes d;
@@ -74,7 +98,7 @@ static void decoded_write(struct scan *s, enum bs_scope scope, const char *cte, 
 		s->failed = 1;
 		return;
 	}
-	stream_write(s, scope, d.p, d.n);
+	text_write(s, scope, d.p, d.n);
 	free(d.p);
 }
 
@@ -93,6 +117,8 @@ static bool walk_multipart(struct scan *s, const char *b, const uint8_t *body, s
 	bool found = false;
 	for (size_t i = 0; i < bn;) {
 		if ((i == 0 || body[i - 1] == '\n') && starts_with_delim(body + i, bn - i, b, bl)) {
+			if (!found && i > 0)
+				text_write(s, BS_SCOPE_BODY, body, i);   /* the preamble is text too */
 			found = true;
 			if (part_start != (size_t)-1) {
 				size_t end = i >= 2 ? i - 2 : i;   /* the CRLF belongs to the delimiter */
@@ -138,12 +164,12 @@ static void walk(struct scan *s, const uint8_t *hdr, size_t hn, const uint8_t *b
 		free(v.p);
 	}
 	if (depth >= BS_SCAN_MIME_DEPTH) {
-		stream_write(s, BS_SCOPE_BODY, body, bn);
+		text_write(s, BS_SCOPE_BODY, body, bn);
 		return;
 	}
 	if (!strncmp(type, "multipart/", 10)) {
 		if (!boundary[0] || !walk_multipart(s, boundary, body, bn, depth))
-			stream_write(s, BS_SCOPE_BODY, body, bn);   /* broken MIME: text as it is */
+			text_write(s, BS_SCOPE_BODY, body, bn);   /* broken MIME: text as it is */
 		return;
 	}
 	if (!strcmp(type, "message/rfc822") || !strcmp(type, "message/global")) {
@@ -154,7 +180,7 @@ static void walk(struct scan *s, const uint8_t *hdr, size_t hn, const uint8_t *b
 		}
 		size_t ib;
 		size_t ih = bs_mime_header_end(d.p, d.n, &ib);
-		stream_write(s, BS_SCOPE_ORIG_HEADERS, d.p, ih);
+		text_write(s, BS_SCOPE_ORIG_HEADERS, d.p, ih);
 		walk(s, d.p, ih, d.p + ib, d.n - ib, depth + 1);
 		free(d.p);
 		return;
