@@ -4,6 +4,7 @@
  * contract (overlap, gap, FIN and cap policies). */
 #include "reasm.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -435,4 +436,66 @@ void bs_reasm_flush(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int dir,
 	}
 	while (d->ooo_head != BS_REASM_NONE)
 		skip_first_hole(pool, d, dir, cb, ctx);
+}
+
+int bs_reasm_dir_validate(const struct bs_reasm_pool *pool, const struct bs_reasm_dir *d,
+			  char *err, size_t errlen)
+{
+	const struct blk_hdr *H = pool->hdr;
+	uint32_t bytes = 0, blocks = 0;
+	uint32_t expect_after = d->next_seq; /* each block starts strictly after this */
+	bool first = true;
+	for (uint32_t i = d->ooo_head; i != BS_REASM_NONE; i = H[i].next) {
+		if (i >= pool->nblocks) {
+			snprintf(err, errlen, "block index %u out of range (%u blocks)", i, pool->nblocks);
+			return -1;
+		}
+		if (++blocks > pool->nblocks) {
+			snprintf(err, errlen, "list longer than the pool (cycle?)");
+			return -1;
+		}
+		if (H[i].len == 0 || H[i].len > BS_REASM_BLOCK_DATA) {
+			snprintf(err, errlen, "block %u has length %u", i, H[i].len);
+			return -1;
+		}
+		int32_t dist = sdiff(H[i].seq, expect_after);
+		if (first ? dist <= 0 : dist < 0) {
+			snprintf(err, errlen, "block %u at seq %u not after %u (next_seq %u)", i, H[i].seq,
+				 expect_after, d->next_seq);
+			return -1;
+		}
+		if (d->fin_seen && sdiff(H[i].seq + H[i].len, d->fin_seq) > 0) {
+			snprintf(err, errlen, "block %u ends beyond the FIN at %u", i, d->fin_seq);
+			return -1;
+		}
+		first = false;
+		expect_after = H[i].seq + H[i].len;
+		bytes += H[i].len;
+	}
+	if (bytes != d->ooo_bytes || blocks != d->ooo_blocks) {
+		snprintf(err, errlen, "list holds %u bytes in %u blocks, state says %u in %u", bytes, blocks,
+			 d->ooo_bytes, d->ooo_blocks);
+		return -1;
+	}
+	if (blocks > pool->dir_cap_blocks) {
+		snprintf(err, errlen, "%u blocks over the per-direction cap %u", blocks, pool->dir_cap_blocks);
+		return -1;
+	}
+	return 0;
+}
+
+int bs_reasm_pool_validate(const struct bs_reasm_pool *pool, char *err, size_t errlen)
+{
+	uint32_t n = 0;
+	for (uint32_t i = pool->free_head; i != BS_REASM_NONE; i = pool->hdr[i].next) {
+		if (i >= pool->nblocks || ++n > pool->nblocks) {
+			snprintf(err, errlen, "free list broken at index %u", i);
+			return -1;
+		}
+	}
+	if (n != pool->nfree) {
+		snprintf(err, errlen, "free list holds %u blocks, nfree says %u", n, pool->nfree);
+		return -1;
+	}
+	return 0;
 }

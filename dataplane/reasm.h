@@ -117,4 +117,12 @@ void bs_reasm_segment(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int di
 void bs_reasm_flush(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int dir,
 		    const struct bs_reasm_cb *cb, void *ctx);
 
+/* Consistency checks for tests and fuzzing (walk the lists; not for the
+ * fast path). Return 0, or -1 with a message in err: the list of `d` is
+ * sorted, non-overlapping, strictly after next_seq (and before the FIN),
+ * and ooo_bytes/ooo_blocks match it; the pool's free list matches nfree. */
+int bs_reasm_dir_validate(const struct bs_reasm_pool *pool, const struct bs_reasm_dir *d,
+			  char *err, size_t errlen);
+int bs_reasm_pool_validate(const struct bs_reasm_pool *pool, char *err, size_t errlen);
+
 #endif

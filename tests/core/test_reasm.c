@@ -339,6 +339,16 @@ static void test_fin_with_hole(void)
 	CHECK(r->anom[0][BS_REASM_GAP] == 1 && matches(r, 0, 30));
 	CHECK(memcmp(r->buf[0] + 20, stream + 20, 10) == 0 && bs_reasm_pool_in_use(pool) == 0);
 
+	/* lost: the FIN itself is retransmitted (same sequence number) */
+	bs_reasm_dir_init(&d);
+	memset(r, 0, sizeof(*r));
+	syn(pool, &d, r, 0);
+	seg(pool, &d, r, 0, 0, 10, false);
+	seg(pool, &d, r, 0, 20, 0, true);
+	CHECK(!d.closed && r->gap_calls[0] == 0);
+	seg(pool, &d, r, 0, 20, 0, true);
+	CHECK(d.closed && r->gap_bytes[0] == 10 && r->delivered[0] == 10);
+
 	/* lost, and the flow closes (RST/timeout): flush gives up the hole */
 	bs_reasm_dir_init(&d);
 	memset(r, 0, sizeof(*r));
@@ -579,8 +589,15 @@ static void test_random(void)
 			seg(pool, &d, r, isn, offs[i], lens[i], offs[i] + lens[i] == fin_at);
 			if (rnd(10) == 0) /* duplicate */
 				seg(pool, &d, r, isn, offs[i], lens[i], false);
+			char err[160];
 			if (bs_reasm_pool_in_use(pool) > nblocks || (tight && d.ooo_blocks > 4)) {
 				fprintf(stderr, "round %d: memory bound broken\n", round);
+				failures++;
+				break;
+			}
+			if (bs_reasm_dir_validate(pool, &d, err, sizeof(err)) ||
+			    bs_reasm_pool_validate(pool, err, sizeof(err))) {
+				fprintf(stderr, "round %d segment %d: %s\n", round, i, err);
 				failures++;
 				break;
 			}
