@@ -292,6 +292,20 @@ def v_interleaved(g, n=2000):
     return [_random_session(g, i) for i in range(n)]
 
 
+def v_onebyte_interleaved(g, n=150):
+    """Stress: every segment carries 1 byte, sessions interleaved."""
+    out = []
+    for i in range(n):
+        b = _random_session(g, i)
+        b.sess.conv.seg = 1
+        b.sess.body_seg = 1
+        steps = [(d, data, tag, 1) for d, data, tag, _ in b.sess.conv.steps]
+        b.sess.conv.steps = steps
+        b.segs = b.sess.conv.segments()
+        out.append(b)
+    return out
+
+
 def v_sample(g):
     """The bundled sample capture: an inbound null-sender bounce, an outbound
     message, an inbound message with two transactions, a rejected recipient."""
@@ -314,7 +328,11 @@ VARIANTS = {
     "starttls": v_starttls, "ipv6": v_ipv6, "vlan": v_vlan, "qinq": v_qinq,
     "multi-txn": v_multi_txn, "rcpt-rejected": v_rcpt_rejected, "null-sender": v_null_sender,
     "dotstuff": v_dotstuff, "onebyte": v_onebyte, "interleaved": v_interleaved, "sample": v_sample,
+    "onebyte-interleaved": v_onebyte_interleaved,
 }
+
+
+INTERLEAVED = ("interleaved", "onebyte-interleaved")
 
 
 def write_capture(path, built, rng, interleave=False, ts0=TS0_NS, gap_ns=50_000):
@@ -365,6 +383,6 @@ def write_truth(path, variant, built, packets):
 def generate(variant, pcap_path, truth_path, seed=1):
     g = Gen(seed, variant)
     built = VARIANTS[variant](g)
-    packets = write_capture(pcap_path, built, g.rng, interleave=(variant == "interleaved"))
+    packets = write_capture(pcap_path, built, g.rng, interleave=variant in INTERLEAVED)
     n = write_truth(truth_path, variant, built, packets)
     return packets, n
