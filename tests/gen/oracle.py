@@ -89,7 +89,8 @@ def read_flows(pcap_path):
 
 def reassemble(segs):
     """First-copy-wins reassembly of one direction. Returns (stream bytes,
-    gap bytes skipped, overlapping bytes that differed while buffered)."""
+    gap bytes, overlapping bytes that differed). Missing bytes become NULs:
+    they still count as message bytes, as the pipeline counts them."""
     isn = None
     for seq, flags, _ in segs:
         if flags & 0x02:
@@ -118,6 +119,7 @@ def reassemble(segs):
         if o in have:
             out.append(have[o])
         else:
+            out.append(0)
             gaps += 1
         o += 1
     return bytes(out), gaps, mismatch
