@@ -5,6 +5,7 @@ generator's writers, so the generator's self-test checks that each truth file
 says what its capture really carries. The header rules (header_facts) are
 also the truth definition of the corpus replay.
 """
+import codecs
 import re
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
@@ -18,12 +19,19 @@ def unfold(v):
     return _UNFOLD.sub("", v).strip()
 
 
+def _latin1_fallback(err):
+    return "".join(chr(b) for b in err.object[err.start:err.end]), err.end
+
+
+codecs.register_error("bs-latin1-fallback", _latin1_fallback)
+
+
 def as_utf8(s):
     """Header text parsed from bytes keeps non-ASCII bytes as surrogate
     escapes; events are UTF-8 JSON. Bytes that form valid UTF-8 are that
-    text, any other byte becomes U+FFFD (the comparison treats a run of
-    U+FFFD as one, so per-byte and per-sequence replacement agree)."""
-    return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text; any other byte stands for its Latin-1 character, as the event
+    writer (dataplane/event_json.c) prints it."""
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "bs-latin1-fallback")
 
 
 def decode_subject(raw):
