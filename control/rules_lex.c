@@ -38,6 +38,10 @@ static int read_flags(const char *s, size_t len, size_t *i, struct bs_tok *k, ch
 {
 	size_t n = 0;
 	while (*i < len && !isspace((unsigned char)s[*i]) && s[*i] != '#') {
+		if (s[*i] == '"') {
+			snprintf(err, errlen, "unexpected quote after a closing delimiter (write \\\" for a quote inside a string)");
+			return -1;
+		}
 		if (!isalpha((unsigned char)s[*i])) {
 			snprintf(err, errlen, "unexpected '%c' after closing delimiter", s[*i]);
 			return -1;

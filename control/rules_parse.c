@@ -243,7 +243,9 @@ static char *resolve(const char *base_file, const char *rel)
 		return NULL;
 	const char *dir = dirname(tmp);
 	char *out = NULL;
-	if (asprintf(&out, "%s/%s", dir, rel) < 0)
+	if (!strcmp(dir, "."))          /* keep "x.rules" rather than "./x.rules" in messages */
+		out = strdup(rel);
+	else if (asprintf(&out, "%s/%s", dir, rel) < 0)
 		out = NULL;
 	free(tmp);
 	return out;
