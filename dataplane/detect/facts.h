@@ -38,7 +38,7 @@ enum bs_ctype {
 	BS_CT_MESSAGE_DELIVERY_STATUS,        /* also message/global-delivery-status */
 	BS_CT_MESSAGE_DISPOSITION_NOTIFICATION,
 	BS_CT_MESSAGE_OTHER,
-	BS_CT_OTHER,              /* application/*, image/*, ... */
+	BS_CT_OTHER,              /* application, image, ... types */
 	BS_CT_MAX
 };
 extern const char *const bs_ctype_name[BS_CT_MAX];
@@ -197,7 +197,8 @@ struct bs_msg_facts {
 	bool all_success;                  /* every action delivered/relayed/expanded */
 
 	/* --- legacy text bounces --- */
-	uint8_t inline_marker;             /* enum bs_inline_marker, first one seen */
+	uint8_t inline_marker;             /* enum bs_inline_marker: the one that introduced the
+					    * inline original, else the first one seen */
 
 	/* --- embedded original --- */
 	uint8_t orig_how;                  /* enum bs_orig_how (first original found) */

@@ -1,0 +1,200 @@
+/* Original-message field names, inline markers and Received parsing. */
+#include "orig_fields.h"
+#include <string.h>
+#include <strings.h>
+#include <ctype.h>
+
+int bs_orig_field_kind(const char *name, size_t nlen)
+{
+	static const char *const strong[] = {
+		"Received", "Return-Path", "Message-ID", "DKIM-Signature", "X-Received",
+		"Authentication-Results", "Delivered-To", "Received-SPF", "X-Originating-IP",
+		"ARC-Seal", "X-Google-DKIM-Signature",
+	};
+	static const char *const known[] = {
+		"From", "To", "Cc", "Subject", "Date", "Reply-To", "Sender", "MIME-Version",
+		"Content-Type", "Content-Transfer-Encoding", "X-Mailer", "References",
+		"In-Reply-To", "User-Agent", "Envelope-To", "Delivery-Date", "Errors-To",
+		"X-Sender", "X-Priority", "Importance", "Thread-Index",
+	};
+	for (size_t i = 0; i < sizeof(strong) / sizeof(strong[0]); i++)
+		if (strlen(strong[i]) == nlen && !strncasecmp(name, strong[i], nlen))
+			return BS_OFK_STRONG;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strlen(known[i]) == nlen && !strncasecmp(name, known[i], nlen))
+			return BS_OFK_KNOWN;
+	return BS_OFK_NONE;
+}
+
+int bs_inline_marker_kind(const char *line, size_t n)
+{
+	char low[201];
+	if (n < 10)
+		return BS_MARK_NONE;
+	if (n > 200)
+		n = 200;
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)tolower((unsigned char)line[i]);
+	low[n] = '\0';
+	/* cheap filter: every marker names a message, mail, header or copy */
+	if (!memmem(low, n, "messag", 6) && !memmem(low, n, "mail", 4) && !memmem(low, n, "header", 6) &&
+	    !memmem(low, n, "copy", 4) && !memmem(low, n, "transcript", 10))
+		return BS_MARK_NONE;
+	static const struct { const char *s; int kind; } tab[] = {
+		{ "below this line is a copy of the message", BS_MARK_QMAIL },
+		{ "this is a copy of the message", BS_MARK_EXIM },
+		{ "this is a copy of your message", BS_MARK_EXIM },
+		{ "original message follows", BS_MARK_SENDMAIL },
+		{ "unsent message follows", BS_MARK_SENDMAIL },
+		{ "unsent message below", BS_MARK_SENDMAIL },
+		{ "transcript of session follows", BS_MARK_SENDMAIL },
+		{ "original message headers", BS_MARK_EXCHANGE },
+		{ "following header fields", BS_MARK_NOTES },
+		{ "returned message", BS_MARK_GENERIC },
+		{ "returned mail", BS_MARK_GENERIC },
+		{ "message headers follow", BS_MARK_GENERIC },
+		{ "message header follows", BS_MARK_GENERIC },
+		{ "header of the original message", BS_MARK_GENERIC },
+		{ "copy of the original message", BS_MARK_GENERIC },
+		{ "header of the source mail", BS_MARK_GENERIC },
+		{ "lines of the message follow", BS_MARK_GENERIC },
+		{ "message text follows", BS_MARK_GENERIC },
+		{ "your message reads", BS_MARK_GENERIC },
+		{ "original message", BS_MARK_GENERIC },
+	};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (memmem(low, n, tab[i].s, strlen(tab[i].s)))
+			return tab[i].kind;
+	return BS_MARK_NONE;
+}
+
+static bool is_ip_text(const char *s, size_t n)
+{
+	size_t dots = 0, colons = 0;
+	if (n < 3 || n >= BS_FACT_IP_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '.')
+			dots++;
+		else if (c == ':')
+			colons++;
+		else if (!isxdigit((unsigned char)c))
+			return false;
+	}
+	return dots == 3 || colons >= 2;
+}
+
+static bool is_host_text(const char *s, size_t n)
+{
+	bool dot = false, alpha = false;
+	if (n == 0 || n >= BS_FACT_HOST_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '.')
+			dot = true;
+		else if (isalpha(c))
+			alpha = true;
+		else if (!isdigit(c) && c != '-' && c != '_')
+			return false;
+	}
+	return dot && alpha;
+}
+
+static void put(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static bool is_sp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* token at s[i..): up to whitespace or one of the stop characters */
+static size_t tok_end(const char *s, size_t i, size_t n)
+{
+	while (i < n && !is_sp(s[i]) && s[i] != '(' && s[i] != ')' && s[i] != ';' && s[i] != '[')
+		i++;
+	return i;
+}
+
+/* position of keyword kw as a word in s[from..to), or to */
+static size_t find_word(const char *s, size_t from, size_t to, const char *kw)
+{
+	size_t kl = strlen(kw);
+	for (size_t i = from; i + kl <= to; i++) {
+		if (strncasecmp(s + i, kw, kl))
+			continue;
+		bool before = i == 0 || is_sp(s[i - 1]) || s[i - 1] == ')';
+		bool after = i + kl == to || is_sp(s[i + kl]);
+		if (before && after)
+			return i;
+	}
+	return to;
+}
+
+void bs_received_parse(struct bs_received_hop *h, const char *v, size_t n)
+{
+	memset(h, 0, sizeof(*h));
+	/* the date follows the last ';' */
+	size_t end = n;
+	for (size_t i = n; i > 0; i--)
+		if (v[i - 1] == ';') {
+			end = i - 1;
+			break;
+		}
+	size_t fromw = find_word(v, 0, end, "from");
+	size_t byw = find_word(v, fromw < end ? fromw : 0, end, "by");
+	if (byw < end) {
+		size_t s = byw + 2;
+		while (s < end && is_sp(v[s]))
+			s++;
+		size_t e = tok_end(v, s, end);
+		put(h->by_host, sizeof(h->by_host), v + s, e - s);
+	}
+	if (fromw >= end)
+		return;
+	size_t s = fromw + 4;
+	while (s < byw && is_sp(v[s]))
+		s++;
+	size_t e = tok_end(v, s, byw);
+	put(h->from_host, sizeof(h->from_host), v + s, e - s);
+	/* the "from" clause's comment: rdns and [ip] */
+	bool helo = false;
+	for (size_t i = e; i < byw; i++) {
+		if (v[i] == '[') {
+			size_t j = i + 1;
+			while (j < byw && v[j] != ']')
+				j++;
+			size_t a = i + 1;
+			if (j - a > 5 && !strncasecmp(v + a, "IPv6:", 5))
+				a += 5;
+			if (!h->from_ip[0] && j < byw && is_ip_text(v + a, j - a))
+				put(h->from_ip, sizeof(h->from_ip), v + a, j - a);
+			i = j;
+			continue;
+		}
+		if (is_sp(v[i]) || v[i] == '(' || v[i] == ')')
+			continue;
+		size_t te = tok_end(v, i, byw);
+		size_t tl = te - i;
+		if (tl == 0) {
+			continue;
+		}
+		if ((tl == 4 && (!strncasecmp(v + i, "HELO", 4) || !strncasecmp(v + i, "EHLO", 4)))) {
+			helo = true;        /* the next token is the client's claim, not its rdns */
+		} else if (helo) {
+			helo = false;
+		} else if (!h->from_ip[0] && is_ip_text(v + i, tl)) {
+			put(h->from_ip, sizeof(h->from_ip), v + i, tl);
+		} else if (!h->from_rdns[0] && is_host_text(v + i, tl) && !memchr(v + i, '=', tl)) {
+			put(h->from_rdns, sizeof(h->from_rdns), v + i, tl);
+		}
+		i = te - 1;
+	}
+}
