@@ -10,7 +10,7 @@
 #include "event_json.h"
 
 #define EW_BURST 64
-#define EW_LINE_MAX (64 * 1024)
+#define EW_LINE_MAX BS_EVENT_JSON_MAX
 
 struct bs_event_writer {
 	FILE *out;
@@ -39,10 +39,11 @@ static unsigned drain(struct bs_event_writer *ew)
 	unsigned n = rte_ring_sc_dequeue_burst(ew->ring, (void **)batch, EW_BURST, NULL);
 	for (unsigned i = 0; i < n; i++) {
 		if (ew->out) {
-			size_t len = bs_event_json(batch[i], ew->line, sizeof(ew->line) - 1);
-			ew->line[len++] = '\n';
-			fwrite(ew->line, 1, len, ew->out);
-			ew->written++;
+			size_t len = bs_event_json(batch[i], ew->line, sizeof(ew->line));
+			if (len) {
+				fwrite(ew->line, 1, len, ew->out);
+				ew->written++;
+			}
 		}
 		release(ew, batch[i]);
 	}

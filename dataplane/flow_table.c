@@ -13,13 +13,6 @@ struct bs_flow_table {
 
 _Static_assert(sizeof(struct bs_flow) <= 128, "flow entry grew past two cache lines");
 
-static uint32_t hash_passthrough(const void *key, uint32_t len, uint32_t init)
-{
-	/* not used on the fast path: every call passes the precomputed hash */
-	(void)len;
-	return bs_flow_hash(key) ^ init;
-}
-
 struct bs_flow_table *bs_flow_table_create(const char *name, uint32_t capacity, int socket)
 {
 	struct bs_flow_table *ft = rte_zmalloc_socket("flow_table", sizeof(*ft), 64, socket);
@@ -30,7 +23,7 @@ struct bs_flow_table *bs_flow_table_create(const char *name, uint32_t capacity, 
 		/* rte_hash needs some slack above the live count to insert reliably */
 		.entries = capacity + capacity / 8 + 64,
 		.key_len = sizeof(struct bs_flow_key),
-		.hash_func = hash_passthrough,
+		.hash_func = bs_flow_hash_fn, /* only used by rte_hash internals: the fast path passes the hash */
 		.socket_id = socket,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};

@@ -16,12 +16,15 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_cycles.h>
+#include <rte_random.h>
 #include <rte_ring.h>
 #include "config.h"
 #include "dispatch.h"
 #include "bench.h"
 #include "enforce_thread.h"
+#include "flow_key.h"
 #include "event_writer.h"
 #include "port.h"
 #include "stats.h"
@@ -88,6 +91,44 @@ static long pcap_count(const char *path, char *err, size_t errlen)
 	return r == PCAP_ERROR ? -1 : n;
 }
 
+/* net_pcap in this DPDK does not pass the capture's timestamps on, and the
+ * pipeline's clock (timeouts, event times) must be capture time. The PMD
+ * delivers the file's frames in order, so a second libpcap reader walking
+ * the same file in step stamps each mbuf with its frame's time. */
+struct pcap_shadow {
+	pcap_t *p;
+	int dynfield;
+	uint64_t dynflag;
+};
+
+static int shadow_open(struct pcap_shadow *sh, const char *path, char *err, size_t errlen)
+{
+	char perr[PCAP_ERRBUF_SIZE];
+	sh->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
+	if (!sh->p) {
+		snprintf(err, errlen, "%s: %s", path, perr);
+		return -1;
+	}
+	if (rte_mbuf_dyn_rx_timestamp_register(&sh->dynfield, &sh->dynflag) != 0) {
+		snprintf(err, errlen, "cannot register the mbuf timestamp field");
+		return -1;
+	}
+	return 0;
+}
+
+static void shadow_stamp(struct pcap_shadow *sh, struct rte_mbuf **pkts, unsigned n)
+{
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	for (unsigned i = 0; i < n; i++) {
+		if (pcap_next_ex(sh->p, &h, &d) != 1)
+			return;
+		*RTE_MBUF_DYNFIELD(pkts[i], sh->dynfield, rte_mbuf_timestamp_t *) =
+			(uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+		pkts[i]->ol_flags |= sh->dynflag;
+	}
+}
+
 struct eal_args {
 	int argc;
 	char *argv[MAX_EAL_ARGS];
@@ -148,6 +189,22 @@ static void build_eal_args(struct eal_args *e, int uargc, char **uargv, const st
 	e->argv[e->argc] = NULL;
 }
 
+/* name/value pairs captured from a component before it is torn down */
+struct kv_list {
+	unsigned n;
+	char name[48][48];
+	uint64_t v[48];
+};
+
+static void kv_add(void *ctx, const char *name, uint64_t v)
+{
+	struct kv_list *l = ctx;
+	if (l->n < 48) {
+		snprintf(l->name[l->n], sizeof(l->name[0]), "%s", name);
+		l->v[l->n++] = v;
+	}
+}
+
 struct summary_ctx {
 	FILE *f;
 	bool json;
@@ -166,7 +223,7 @@ static void summary_line(void *ctx, const char *name, uint64_t v)
 }
 
 static void print_summary(const struct bs_config *cfg, const struct bs_worker_stats *sum, unsigned nworkers,
-			  double secs, struct bs_detect *det, struct bs_enforce_thread *et, uint64_t events)
+			  double secs, struct bs_detect *det, const struct kv_list *enf, uint64_t events)
 {
 	if (!cfg->quiet) {
 		struct summary_ctx s = {stderr, false, true};
@@ -178,8 +235,8 @@ static void print_summary(const struct bs_config *cfg, const struct bs_worker_st
 		bs_stats_each(sum, summary_line, &s);
 		if (det)
 			bs_detect_print_stats(det, summary_line, &s);
-		if (et)
-			bs_enforce_thread_stats(et, summary_line, &s);
+		for (unsigned i = 0; i < enf->n; i++)
+			summary_line(&s, enf->name[i], enf->v[i]);
 	}
 	if (cfg->summary_json) {
 		FILE *f = fopen(cfg->summary_json, "w");
@@ -194,8 +251,8 @@ static void print_summary(const struct bs_config *cfg, const struct bs_worker_st
 		bs_stats_each(sum, summary_line, &s);
 		if (det)
 			bs_detect_print_stats(det, summary_line, &s);
-		if (et)
-			bs_enforce_thread_stats(et, summary_line, &s);
+		for (unsigned i = 0; i < enf->n; i++)
+			summary_line(&s, enf->name[i], enf->v[i]);
 		fprintf(f, ",\"seconds\":%.6f}\n", secs);
 		fclose(f);
 	}
@@ -253,6 +310,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "backstop: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
 		return 2;
 	}
+	/* a per-run key keeps crafted 5-tuples from piling into one bucket or one worker */
+	bs_flow_hash_seed(rte_rand());
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
@@ -264,6 +323,7 @@ int main(int argc, char **argv)
 	unsigned nw = 0;
 	uint64_t nevents = 0;
 
+	struct pcap_shadow shadow = {NULL, -1, 0};
 	struct bs_bench *bench = NULL;
 	int bench_tsf = -1;
 	uint64_t bench_tsflag = 0;
@@ -335,6 +395,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "backstop: %s\n", err);
 			goto out;
 		}
+		if (cfg.pcap && pi.ts_dynfield < 0) {
+			if (shadow_open(&shadow, cfg.pcap, err, sizeof(err)) < 0) {
+				fprintf(stderr, "backstop: %s\n", err);
+				goto out;
+			}
+			pi.ts_dynfield = shadow.dynfield;
+			pi.ts_dynflag = shadow.dynflag;
+		}
 		for (unsigned i = 0; i < nworkers; i++) {
 			workers[i]->ts_dynfield = pi.ts_dynfield;
 			workers[i]->ts_dynflag = pi.ts_dynflag;
@@ -396,6 +464,8 @@ int main(int argc, char **argv)
 					got += n;
 					if (n == 0)
 						continue;
+					if (shadow.p)
+						shadow_stamp(&shadow, pkts, n);
 					if (inline_mode) {
 						for (unsigned i = 0; i < n; i++)
 							bs_worker_packet(workers[0], pkts[i]);
@@ -450,19 +520,30 @@ int main(int argc, char **argv)
 	bs_stats_add(&sum, &disp.st);
 	for (unsigned i = 0; i < nworkers; i++)
 		bs_stats_add(&sum, &workers[i]->st);
+	static struct kv_list enf;
 	if (et) {
+		/* let the thread apply what the workers queued, then read its figures */
+		for (int i = 0; i < 1000 && !rte_ring_empty(verdicts); i++)
+			usleep(1000);
+		usleep(20000);
+		bs_enforce_thread_stats(et, kv_add, &enf);
 		bs_enforce_thread_stop(et);
+		et = NULL;
 	}
-	print_summary(&cfg, &sum, nworkers, secs, det, et, nevents);
+	print_summary(&cfg, &sum, nworkers, secs, det, &enf, nevents);
 	rc = 0;
 out:
 	if (ew)
 		bs_event_writer_stop(ew);
+	if (et)
+		bs_enforce_thread_stop(et);
 	for (unsigned i = 0; i < nw; i++)
 		bs_worker_free(workers[i]);
 	if (det)
 		bs_detect_destroy(det);
 	bs_bench_free(bench);
+	if (shadow.p)
+		pcap_close(shadow.p);
 	RTE_ETH_FOREACH_DEV(pid) {
 		rte_eth_dev_stop(pid);
 		rte_eth_dev_close(pid);

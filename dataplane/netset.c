@@ -30,14 +30,14 @@ int bs_prefix_parse(const char *s, struct bs_prefix *out, char *err, size_t errl
 	memset(out, 0, sizeof(*out));
 	if (inet_pton(AF_INET, buf, out->addr + 12) == 1) {
 		if (plen > 32) {
-			snprintf(err, errlen, "'%s': IPv4 prefix length over 32", s);
+			snprintf(err, errlen, "'%s': IPv4 prefix length must be 0..32", s);
 			return -1;
 		}
 		memcpy(out->addr, v4mapped, 12);
 		out->len = (uint8_t)(96 + (plen < 0 ? 32 : plen));
 	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
 		if (plen > 128) {
-			snprintf(err, errlen, "'%s': IPv6 prefix length over 128", s);
+			snprintf(err, errlen, "'%s': IPv6 prefix length must be 0..128", s);
 			return -1;
 		}
 		out->len = (uint8_t)(plen < 0 ? 128 : plen);

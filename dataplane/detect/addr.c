@@ -174,54 +174,6 @@ bool bs_ip_parse(const char *s, size_t n, uint8_t out[16])
 	return inet_pton(AF_INET6, buf, out) == 1;
 }
 
-int bs_netset_add(struct bs_netset *s, const char *cidr, char *err, size_t errlen)
-{
-	const char *slash = strchr(cidr, '/');
-	size_t alen = slash ? (size_t)(slash - cidr) : strlen(cidr);
-	struct bs_cidr c;
-	if (!bs_ip_parse(cidr, alen, c.addr)) {
-		snprintf(err, errlen, "network '%s': not an IPv4 or IPv6 address", cidr);
-		return -1;
-	}
-	bool v4 = memcmp(c.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0 && !strchr(cidr, ':');
-	int maxp = v4 ? 32 : 128;
-	int p = maxp;
-	if (slash) {
-		char *end;
-		long v = strtol(slash + 1, &end, 10);
-		if (slash[1] == 0 || *end || v < 0 || v > maxp) {
-			snprintf(err, errlen, "network '%s': prefix length must be 0..%d", cidr, maxp);
-			return -1;
-		}
-		p = (int)v;
-	}
-	c.plen = (uint8_t)(v4 ? p + 96 : p);
-	if (s->n >= (int)(sizeof s->nets / sizeof s->nets[0])) {
-		snprintf(err, errlen, "network '%s': more than %zu networks", cidr,
-			 sizeof s->nets / sizeof s->nets[0]);
-		return -1;
-	}
-	s->nets[s->n++] = c;
-	return 0;
-}
-
-bool bs_netset_match(const struct bs_netset *s, const uint8_t addr[16])
-{
-	for (int i = 0; i < s->n; i++) {
-		const struct bs_cidr *c = &s->nets[i];
-		int full = c->plen / 8, rem = c->plen % 8;
-		if (memcmp(addr, c->addr, (size_t)full) != 0)
-			continue;
-		if (rem) {
-			uint8_t m = (uint8_t)(0xff << (8 - rem));
-			if ((addr[full] & m) != (c->addr[full] & m))
-				continue;
-		}
-		return true;
-	}
-	return false;
-}
-
 const char *bs_memcasemem(const char *hay, size_t hn, const char *needle, size_t nn)
 {
 	if (nn == 0)

@@ -6,6 +6,7 @@
 #ifndef BS_ADDR_H
 #define BS_ADDR_H
 #include <stdint.h>
+#include "../netset.h"
 #include <stddef.h>
 #include <stdbool.h>
 
@@ -33,15 +34,7 @@ struct bs_domset {
 int bs_domset_add(struct bs_domset *s, const char *domain, char *err, size_t errlen);
 bool bs_domset_match(const struct bs_domset *s, const char *domain, size_t len);
 
-/* CIDR set over IPv4-mapped / IPv6 16-byte addresses. */
-struct bs_cidr { uint8_t addr[16]; uint8_t plen; };
-struct bs_netset {
-	int n;
-	struct bs_cidr nets[64];
-};
-/* "a.b.c.d[/n]" or "x::y[/n]". Returns -1 and fills err on bad input. */
-int bs_netset_add(struct bs_netset *s, const char *cidr, char *err, size_t errlen);
-bool bs_netset_match(const struct bs_netset *s, const uint8_t addr[16]);
+/* CIDR sets: struct bs_netset from the pipeline (dataplane/netset.h). */
 /* Parses a literal IPv4 or IPv6 address (no prefix) of length n. */
 bool bs_ip_parse(const char *s, size_t n, uint8_t out[16]);
 
