@@ -18,6 +18,7 @@ struct scan {
 	struct scope_cb cb[BS_SCOPE_MAX];
 	bs_rules_match_fn fn;
 	void *ctx;
+	bs_rules_part_fn part_fn;   /* split only: hand the pieces over, scan nothing */
 	int failed;
 };
 
@@ -48,6 +49,10 @@ static void stream_write(struct scan *s, enum bs_scope scope, const uint8_t *p, 
 	const hs_database_t *db = s->rs->db[scope];
 	if (!db || n == 0 || s->failed)
 		return;
+	if (s->part_fn) {
+		s->part_fn(s->ctx, scope, db, p, n);
+		return;
+	}
 	if (!s->st[scope]) {
 		s->cb[scope] = (struct scope_cb){ s, scope };
 		if (hs_open_stream(db, 0, &s->st[scope]) != HS_SUCCESS) {
@@ -213,14 +218,16 @@ static void scan_fields(struct scan *s, const uint8_t *hdr, size_t hn)
 			s->failed = 1;
 			return;
 		}
-		if (bs_rules_scan_block(s->rs, db, BS_SCOPE_HEADER_FIELD, s->scratch, v.p, v.n, s->fn, s->ctx) < 0)
+		if (s->part_fn)
+			s->part_fn(s->ctx, BS_SCOPE_HEADER_FIELD, db, v.p, v.n);
+		else if (bs_rules_scan_block(s->rs, db, BS_SCOPE_HEADER_FIELD, s->scratch, v.p, v.n, s->fn, s->ctx) < 0)
 			s->failed = 1;
 		free(v.p);
 	}
 }
 
-int bs_rules_scan_message(const struct bs_ruleset *rs, hs_scratch_t *scratch, const uint8_t *msg,
-			  size_t len, bs_rules_match_fn fn, void *ctx, char *err, size_t errlen)
+static int scan_or_split(const struct bs_ruleset *rs, hs_scratch_t *scratch, const uint8_t *msg, size_t len,
+			 bs_rules_match_fn fn, bs_rules_part_fn part_fn, void *ctx, char *err, size_t errlen)
 {
 	struct bs_bytes m;
 	if (bs_mime_crlf(msg, len, &m) < 0) {
@@ -232,7 +239,7 @@ int bs_rules_scan_message(const struct bs_ruleset *rs, hs_scratch_t *scratch, co
 		const uint8_t *eol = memchr(m.p, '\n', m.n);
 		start = eol ? (size_t)(eol - m.p) + 1 : m.n;
 	}
-	struct scan s = { .rs = rs, .scratch = scratch, .fn = fn, .ctx = ctx };
+	struct scan s = { .rs = rs, .scratch = scratch, .fn = fn, .ctx = ctx, .part_fn = part_fn };
 	const uint8_t *p = m.p + start;
 	size_t n = m.n - start, body;
 	size_t hn = bs_mime_header_end(p, n, &body);
@@ -250,4 +257,16 @@ int bs_rules_scan_message(const struct bs_ruleset *rs, hs_scratch_t *scratch, co
 		return -1;
 	}
 	return 0;
+}
+
+int bs_rules_scan_message(const struct bs_ruleset *rs, hs_scratch_t *scratch, const uint8_t *msg,
+			  size_t len, bs_rules_match_fn fn, void *ctx, char *err, size_t errlen)
+{
+	return scan_or_split(rs, scratch, msg, len, fn, NULL, ctx, err, errlen);
+}
+
+int bs_rules_split_message(const struct bs_ruleset *rs, const uint8_t *msg, size_t len, bs_rules_part_fn fn,
+			   void *ctx, char *err, size_t errlen)
+{
+	return scan_or_split(rs, NULL, msg, len, NULL, fn, ctx, err, errlen);
 }

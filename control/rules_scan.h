@@ -25,4 +25,13 @@ int bs_rules_scan_block(const struct bs_ruleset *rs, const hs_database_t *db, en
 int bs_rules_scan_message(const struct bs_ruleset *rs, hs_scratch_t *scratch, const uint8_t *msg,
 			  size_t len, bs_rules_match_fn fn, void *ctx, char *err, size_t errlen);
 
+/* The same split without scanning: fn receives each piece with the
+ * database it would be scanned against (stream databases: pieces of one
+ * stream per scope, in order; header fields: one block each). Used by the
+ * throughput benchmark to time Hyperscan alone. */
+typedef void (*bs_rules_part_fn)(void *ctx, enum bs_scope scope, const hs_database_t *db,
+				 const uint8_t *p, size_t n);
+int bs_rules_split_message(const struct bs_ruleset *rs, const uint8_t *msg, size_t len, bs_rules_part_fn fn,
+			   void *ctx, char *err, size_t errlen);
+
 #endif
