@@ -32,6 +32,8 @@ struct bs_detect_config {
 	uint32_t ledger_window_s;               /* default 7 days */
 	uint32_t ledger_capacity;               /* entries; 0: default */
 	bool ledger_disabled;
+	uint32_t ledger_warmup_s;               /* "no match" is not evidence until the ledger has
+						 * recorded this long (0: at once; see docs/detection.md) */
 	const char *policy_path;                /* NULL: built-in default policy */
 };
 
@@ -56,6 +58,13 @@ void bs_detect_txn_begin(struct bs_detect_worker *w, struct bs_txn *t);   /* at 
 int bs_detect_msg_data(struct bs_detect_worker *w, struct bs_txn *t, enum bs_msg_part part,
 		       uint64_t off, const uint8_t *p, uint32_t n);          /* BS_HOOK_* */
 void bs_detect_txn_end(struct bs_detect_worker *w, struct bs_txn *t);     /* before the event */
+
+/* For tests and tools: the shared classifier state (classify.h) and the
+ * loaded rule set. */
+struct bs_classifier;
+struct bs_ruleset;
+struct bs_classifier *bs_detect_classifier(struct bs_detect *d);
+const struct bs_ruleset *bs_detect_ruleset(const struct bs_detect *d);
 
 /* Stats lines "name value" for the summary / control socket */
 void bs_detect_print_stats(const struct bs_detect *d, void (*line)(void *ctx, const char *name, uint64_t v), void *ctx);

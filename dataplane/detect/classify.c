@@ -1,0 +1,595 @@
+/* The classifier; see classify.h for the reasoning it follows. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "classify.h"
+
+/* evidence points on the rules' scale: 100 is conclusive on its own */
+#define CONCLUSIVE 100
+#define NULL_SENDER_MAX 40    /* the null sender never decides alone */
+
+static void count(uint64_t *c) { __atomic_fetch_add(c, 1, __ATOMIC_RELAXED); }
+
+uint32_t bs_classify_now_s(const struct bs_txn *t)
+{
+	if (t->ts_ns)
+		return (uint32_t)(t->ts_ns / 1000000000ull);
+	struct timespec ts;   /* vDSO: no syscall, never blocks */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+/* ---------- set-up ---------- */
+
+static bool looks_like_cidr(const char *s)
+{
+	if (strchr(s, ':'))
+		return true;   /* IPv6 */
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == '/'))
+			return false;
+	return true;
+}
+
+int bs_classifier_init(struct bs_classifier *c, const struct bs_detect_config *cfg,
+		       const struct bs_ruleset *rs, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof *c);
+	c->rs = rs;
+	char e[256];
+	for (int i = 0; i < cfg->n_home_domains && i < BS_DETECT_MAX_LIST; i++)
+		if (bs_domset_add(&c->home_domains, cfg->home_domains[i], e, sizeof e) < 0) {
+			snprintf(err, errlen, "--home-domain: %s", e);
+			return -1;
+		}
+	for (int i = 0; i < cfg->n_home_nets && i < BS_DETECT_MAX_LIST; i++)
+		if (bs_netset_add(&c->home_nets, cfg->home_nets[i], e, sizeof e) < 0) {
+			snprintf(err, errlen, "--home-net: %s", e);
+			return -1;
+		}
+	for (int i = 0; i < cfg->n_home_relays && i < BS_DETECT_MAX_LIST; i++) {
+		const char *r = cfg->home_relays[i];
+		int rc = looks_like_cidr(r) ? bs_netset_add(&c->relay_nets, r, e, sizeof e)
+					    : bs_domset_add(&c->relay_hosts, r, e, sizeof e);
+		if (rc < 0) {
+			snprintf(err, errlen, "--home-relay: %s", e);
+			return -1;
+		}
+	}
+	bs_batv_init(&c->batv);
+	for (int i = 0; i < cfg->n_batv_keys && i < BS_DETECT_MAX_LIST; i++)
+		if (bs_batv_add_key(&c->batv, cfg->batv_keys[i], e, sizeof e) < 0) {
+			snprintf(err, errlen, "--batv-key: %s", e);
+			return -1;
+		}
+	if (cfg->policy_path) {
+		if (bs_policy_load(&c->policy, cfg->policy_path, err, errlen) < 0)
+			return -1;
+	} else {
+		bs_policy_default(&c->policy);
+	}
+	if (!cfg->ledger_disabled) {
+		c->ledger = bs_ledger_create(cfg->ledger_capacity, cfg->ledger_window_s, err, errlen);
+		if (!c->ledger)
+			return -1;
+		if (cfg->ledger_path && bs_ledger_load(c->ledger, cfg->ledger_path, err, errlen) < 0) {
+			bs_classifier_fini(c);
+			return -1;
+		}
+		c->ledger_warmup_s = cfg->ledger_warmup_s;
+	}
+	/* rate tables: 64 Ki keys each (1 MiB); the windows come from the policy */
+	c->rate_rcpt = bs_rates_create(1u << 16, c->policy.rcpt_window_s, err, errlen);
+	c->rate_mta = c->rate_rcpt ? bs_rates_create(1u << 16, c->policy.mta_window_s, err, errlen) : NULL;
+	c->good_src = c->rate_mta ? bs_rates_create(1u << 16, c->policy.legit_source_window_s, err, errlen) : NULL;
+	if (!c->good_src) {
+		bs_classifier_fini(c);
+		return -1;
+	}
+	return 0;
+}
+
+void bs_classifier_fini(struct bs_classifier *c)
+{
+	bs_ledger_destroy(c->ledger);
+	bs_rates_destroy(c->rate_rcpt);
+	bs_rates_destroy(c->rate_mta);
+	bs_rates_destroy(c->good_src);
+	c->ledger = NULL;
+	c->rate_rcpt = c->rate_mta = c->good_src = NULL;
+}
+
+/* ---------- helpers ---------- */
+
+static bool is_home_addr(const struct bs_classifier *c, const struct bs_txn *t, const char *addr)
+{
+	const char *d = bs_addr_domain(addr);
+	if (c->home_domains.n > 0)
+		return d && bs_domset_match(&c->home_domains, d, strlen(d));
+	/* no home domains configured: every recipient of inbound mail is ours */
+	return t->direction == BS_DIR_INBOUND;
+}
+
+/* prvs=TAG=user@dom -> user@dom (the ledger keys untagged senders: the tag
+ * changes daily, the mailbox does not) */
+static const char *untag(const char *addr, char *buf, size_t len)
+{
+	char tag[11];
+	if (bs_prvs_parse(addr, tag, buf, len))
+		return buf;
+	return addr;
+}
+
+static void add_reason(struct bs_verdict *v, const char *fmt, const char *a, int n)
+{
+	if (v->n_reasons >= BS_MAX_REASONS)
+		return;
+	char *r = v->reasons[v->n_reasons];
+	if (a)
+		snprintf(r, BS_REASON_MAX, fmt, a, n);
+	else
+		snprintf(r, BS_REASON_MAX, "%s", fmt);
+	for (int i = 0; i < v->n_reasons; i++)
+		if (strcmp(v->reasons[i], r) == 0)
+			return;
+	v->n_reasons++;
+}
+
+static bool ledger_armed(const struct bs_classifier *c, uint32_t now)
+{
+	if (!c->ledger)
+		return false;
+	uint32_t since = bs_ledger_since(c->ledger);
+	/* Without a home network nothing outbound can be recorded: a miss means
+	 * nothing unless a saved ledger was loaded. */
+	if (c->home_nets.n == 0 && since == 0)
+		return false;
+	if (c->ledger_warmup_s == 0)
+		return true;
+	return since != 0 && now >= since && now - since >= c->ledger_warmup_s;
+}
+
+static bool relay_signal_on(const struct bs_classifier *c)
+{
+	return c->relay_nets.n > 0 || c->relay_hosts.n > 0;
+}
+
+static bool host_is_relay(const struct bs_classifier *c, const char *h)
+{
+	size_t n = strlen(h);
+	return n > 0 && bs_domset_match(&c->relay_hosts, h, n);
+}
+
+static bool ip_text_is_relay(const struct bs_classifier *c, const char *ip)
+{
+	size_t n = strlen(ip);
+	uint8_t a[16];
+	if (n == 0 || !bs_ip_parse(ip, n, a))
+		return false;
+	return bs_netset_contains(&c->relay_nets, a) || bs_netset_contains(&c->home_nets, a);
+}
+
+/* ---------- question 1: what kind of message ---------- */
+
+static void score_kinds(struct bs_cls_txn *ct, const struct bs_txn *t, const struct bs_msg_facts *f,
+			const struct bs_scan_hits *h)
+{
+	int32_t ns = h->score[BS_SIG_NULL_SENDER];
+	if (t->null_sender && ns < NULL_SENDER_MAX)
+		ns = NULL_SENDER_MAX;
+	if (ns > NULL_SENDER_MAX)
+		ns = NULL_SENDER_MAX;
+	int32_t b = ns + h->score[BS_SIG_DSN_STRUCTURE] + h->score[BS_SIG_LEGACY_BOUNCE] +
+		    h->score[BS_SIG_BOUNCE_HEADER] + h->score[BS_SIG_DELAY] + h->score[BS_SIG_MDN] +
+		    h->score[BS_SIG_NOT_BOUNCE];
+	/* parser facts, on the same scale */
+	if (f->report_declared || f->ds_part_seen || f->n_rcpt > 0)
+		b += CONCLUSIVE;
+	if (f->is_mdn)
+		b += CONCLUSIVE;
+	if (f->x_failed_recipients[0])
+		b += 60;
+	/* an MTA's own "copy of the message follows" line; the generic
+	 * "original message" wording also starts forwards and replies, and a
+	 * returned original as such is scored by the rules (orig_headers) */
+	if (f->inline_marker != BS_MARK_NONE && f->inline_marker != BS_MARK_GENERIC)
+		b += 60;
+	if (f->orig_how == BS_ORIG_RFC822_HEADERS)
+		b += 50;                         /* text/rfc822-headers: made for bounces */
+	ct->bounce_score = b;
+
+	int32_t a = h->score[BS_SIG_AUTOREPLY];
+	if (f->auto_submitted == BS_AS_AUTO_REPLIED)
+		a += CONCLUSIVE;
+	if (f->precedence == BS_PREC_AUTO_REPLY)
+		a += CONCLUSIVE;
+	if (f->autoreply_marks & (BS_AR_X_AUTOREPLY | BS_AR_X_AUTORESPOND | BS_AR_X_VACATION |
+				  BS_AR_DELIVERED_TO_AUTORESPONDER | BS_AR_X_MS_AUTORESPONSE))
+		a += CONCLUSIVE;
+	else if (f->autoreply_marks)
+		a += 30;
+	if (f->auto_submitted == BS_AS_AUTO_GENERATED || f->auto_submitted == BS_AS_AUTO_NOTIFIED)
+		a += 30;
+	ct->auto_score = a;
+	ct->challenge_score = h->score[BS_SIG_CHALLENGE];
+	ct->list_score = h->score[BS_SIG_LIST_RESPONSE];
+}
+
+/* Could the rest of the message still make this a bounce, auto-reply or
+ * challenge? Decided once, at the end of the top header block. */
+static bool candidate(const struct bs_cls_txn *ct, const struct bs_txn *t, const struct bs_msg_facts *f,
+		      const struct bs_scan_hits *h)
+{
+	if (t->null_sender || ct->bounce_score > 0 || ct->auto_score > 0 || ct->challenge_score > 0 ||
+	    ct->list_score > 0)
+		return true;
+	if (f->top_ctype == BS_CT_MULTIPART_REPORT || f->auto_submitted > BS_AS_NO)
+		return true;
+	for (int s = 0; s < BS_SIG_MAX; s++)
+		if (s != BS_SIG_NOT_BOUNCE && s != BS_SIG_SPAM_CONTENT && s != BS_SIG_URI_LIST && h->count[s])
+			return true;
+	return false;
+}
+
+/* ---------- question 2: legitimate or backscatter ---------- */
+
+static bool pair_known(struct bs_classifier *c, struct bs_cls_txn *ct, const char *orig_rcpt, uint32_t now)
+{
+	char a[BS_ADDR_MAX];
+	if (!bs_addr_extract(orig_rcpt, strlen(orig_rcpt), a, sizeof a))
+		return false;
+	for (int i = 0; i < ct->n_home; i++)
+		if (bs_ledger_has_pair(c->ledger, ct->home[i], a, now))
+			return true;
+	return false;
+}
+
+/* Looks up every identifier of the original that became known since the
+ * last call. Sets ct->ledger to MATCH, or records which lookups missed. */
+static void ledger_lookups(struct bs_classifier *c, struct bs_cls_txn *ct, const struct bs_msg_facts *f,
+			   uint32_t now, bool *msgid_miss, bool *rcpt_miss, const char **how)
+{
+	if (!c->ledger || ct->ledger == BS_LS_MATCH)
+		return;
+	for (; ct->pairs_checked < f->n_rcpt_kept; ct->pairs_checked++) {
+		const struct bs_dsn_rcpt *r = &f->rcpt[ct->pairs_checked];
+		if (pair_known(c, ct, r->final_recipient, now) || pair_known(c, ct, r->original_recipient, now)) {
+			ct->ledger = BS_LS_MATCH;
+			*how = "ledger-match-rcpt";
+			return;
+		}
+	}
+	if (!ct->xfr_checked && f->x_failed_recipients[0] && bs_fact_known(f, BS_FACT_TOP_HEADER_END)) {
+		ct->xfr_checked = true;
+		if (pair_known(c, ct, f->x_failed_recipients, now)) {
+			ct->ledger = BS_LS_MATCH;
+			*how = "ledger-match-rcpt";
+			return;
+		}
+	}
+	if (!ct->msgid_checked && f->orig_message_id[0] && bs_fact_known(f, BS_FACT_ORIG_MSGID)) {
+		ct->msgid_checked = true;
+		if (bs_ledger_has_msgid(c->ledger, f->orig_message_id, now)) {
+			ct->ledger = BS_LS_MATCH;
+			*how = "ledger-match-msgid";
+			return;
+		}
+	}
+	if (!ct->origto_checked && f->orig_to[0] && bs_fact_known(f, BS_FACT_ORIG_HEADER_END)) {
+		ct->origto_checked = true;
+		if (pair_known(c, ct, f->orig_to, now)) {
+			ct->ledger = BS_LS_MATCH;
+			*how = "ledger-match-rcpt";
+			return;
+		}
+	}
+	*msgid_miss = ct->msgid_checked;
+	*rcpt_miss = ct->pairs_checked > 0 || ct->xfr_checked || ct->origto_checked;
+}
+
+static bool home_users_sent_anything(struct bs_classifier *c, const struct bs_cls_txn *ct, uint32_t now)
+{
+	for (int i = 0; i < ct->n_home; i++)
+		if (bs_ledger_has_sender(c->ledger, ct->home[i], now))
+			return true;
+	return false;
+}
+
+static void relay_check(struct bs_classifier *c, struct bs_cls_txn *ct, const struct bs_msg_facts *f)
+{
+	if (ct->relay != BS_RS_UNKNOWN || !relay_signal_on(c))
+		return;
+	for (int i = 0; i < f->n_received_kept; i++) {
+		const struct bs_received_hop *r = &f->received[i];
+		if (ip_text_is_relay(c, r->from_ip) || host_is_relay(c, r->from_host) ||
+		    host_is_relay(c, r->from_rdns) || host_is_relay(c, r->by_host)) {
+			ct->relay = BS_RS_LEGIT;
+			return;
+		}
+	}
+	const char *at = strrchr(f->orig_message_id, '@');
+	if (at) {
+		char host[BS_DOMAIN_MAX];
+		size_t n = strcspn(at + 1, "> \t");
+		if (n < sizeof host) {
+			memcpy(host, at + 1, n);
+			host[n] = 0;
+			if (host_is_relay(c, host)) {
+				ct->relay = BS_RS_LEGIT;
+				return;
+			}
+		}
+	}
+	/* an original that claims one of our senders but never passed our relays */
+	if (f->n_received > 0) {
+		char a[BS_ADDR_MAX];
+		const char *claim = f->orig_return_path[0] ? f->orig_return_path : f->orig_from;
+		if (bs_addr_extract(claim, strlen(claim), a, sizeof a)) {
+			const char *d = bs_addr_domain(a);
+			if (d && bs_domset_match(&c->home_domains, d, strlen(d)))
+				ct->relay = BS_RS_NEVER;
+		}
+	}
+}
+
+static void count_rates(struct bs_classifier *c, struct bs_cls_txn *ct, const struct bs_txn *t, uint32_t now)
+{
+	if (ct->rates_counted)
+		return;
+	ct->rates_counted = true;
+	const struct bs_policy *p = &c->policy;
+	for (int i = 0; i < ct->n_home; i++)
+		if (bs_rates_hit(c->rate_rcpt, ct->home[i], strlen(ct->home[i]), now) > p->rcpt_limit)
+			ct->flood = true;
+	if (bs_rates_hit(c->rate_mta, t->client.addr, 16, now) > p->mta_limit)
+		ct->flood = true;
+	if (ct->flood)
+		count(&c->n_flood);
+}
+
+/* ---------- verdicts ---------- */
+
+static void kind_reasons(const struct bs_classifier *c, const struct bs_cls_txn *ct, const struct bs_txn *t,
+			 const struct bs_msg_facts *f, const struct bs_scan_hits *h, struct bs_verdict *v)
+{
+	if (ct->kind == BS_KIND_BOUNCE) {
+		if (t->null_sender)
+			add_reason(v, "null-sender", NULL, 0);
+		if (f->is_mdn)
+			add_reason(v, "mdn", NULL, 0);
+		else if (f->report_declared || f->ds_part_seen || f->n_rcpt > 0)
+			add_reason(v, "dsn", NULL, 0);
+		if (f->all_delayed || (h->count[BS_SIG_DELAY] && !f->any_failed))
+			add_reason(v, "delay", NULL, 0);
+		if (f->x_failed_recipients[0])
+			add_reason(v, "x-failed-recipients", NULL, 0);
+		if (f->inline_marker)
+			add_reason(v, "inline-original", NULL, 0);
+	}
+	if (ct->kind == BS_KIND_BOUNCE && ct->list_score >= CONCLUSIVE && ct->bounce_score < CONCLUSIVE)
+		add_reason(v, "list-response", NULL, 0);
+	for (uint16_t i = 0; i < h->n_hits && v->n_reasons < BS_MAX_REASONS; i++) {
+		const struct bs_rule *r = &c->rs->rules[h->rule[i]];
+		if (r->weight <= 0)
+			continue;
+		char buf[BS_REASON_MAX];
+		snprintf(buf, sizeof buf, "rule:%u:%s", r->id, bs_signal_name((enum bs_signal)r->signal));
+		add_reason(v, buf, NULL, 0);
+	}
+}
+
+static bool finish(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_txn *t, const struct bs_msg_facts *f,
+		   const struct bs_scan_hits *h, uint8_t cls, bool protected_ndr, bool at_end, uint64_t offset)
+{
+	struct bs_verdict *v = &t->verdict;
+	v->cls = cls;
+	kind_reasons(c, ct, t, f, h, v);
+	uint32_t now = bs_classify_now_s(t);
+	struct bs_policy_input in = {
+		.cls = cls,
+		.flood = ct->flood,
+		.protected_ndr = protected_ndr,
+		.legit_source = bs_rates_peek(c->good_src, t->client.addr, 16, now) > 0,
+	};
+	if (in.flood && (cls == BS_CLASS_BACKSCATTER || cls == BS_CLASS_SUSPECT_BOUNCE))
+		add_reason(v, "rate-flood", NULL, 0);
+	bs_policy_decide(&c->policy, &in, v);
+	if (in.legit_source && v->action == BS_ACT_SHAPE_SOURCE)
+		add_reason(v, "legit-source", NULL, 0);
+	v->decided = !at_end;
+	v->offset = offset;
+	ct->decided = true;
+	if (protected_ndr)
+		count(&c->n_protected);
+	if (!at_end)
+		count(&c->n_decided_early);
+	return true;
+}
+
+bool bs_classify_eval(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_txn *t,
+		      const struct bs_msg_facts *f, const struct bs_scan_hits *h, bool at_end, uint64_t offset)
+{
+	if (ct->decided)
+		return true;
+	struct bs_verdict *v = &t->verdict;
+	if (t->tls)
+		return finish(c, ct, t, f, h, BS_CLASS_ENCRYPTED, false, at_end, offset);
+	score_kinds(ct, t, f, h);
+	bool header_done = bs_fact_known(f, BS_FACT_TOP_HEADER_END) || at_end;
+	if (header_done && !ct->header_done) {
+		ct->header_done = true;
+		if (!candidate(ct, t, f, h))
+			return finish(c, ct, t, f, h, BS_CLASS_CLEAN, false, at_end, offset);
+	}
+	/* Challenge systems dress their requests up as DSNs (Boxbe sends
+	 * multipart/report): conclusive challenge evidence wins, and a hint of
+	 * it holds the bounce verdict until the body has had its say. */
+	if (ct->challenge_score >= CONCLUSIVE) {
+		ct->kind = BS_KIND_CHALLENGE;
+		return finish(c, ct, t, f, h, BS_CLASS_CHALLENGE, false, at_end, offset);
+	}
+	if (ct->challenge_score > 0 && !at_end)
+		return false;
+	/* a list manager's rejection or hold notice answers a post the user
+	 * supposedly sent: the same question as a bounce */
+	if (ct->kind == BS_KIND_NONE && (ct->bounce_score >= CONCLUSIVE || ct->list_score >= CONCLUSIVE)) {
+		ct->kind = BS_KIND_BOUNCE;
+		count(&c->n_bounces);
+	}
+	if (ct->kind != BS_KIND_BOUNCE) {
+		if (!at_end)
+			return false;   /* keep scanning: a bounce may still show itself */
+		if (ct->auto_score >= CONCLUSIVE) {
+			ct->kind = BS_KIND_AUTOREPLY;
+			return finish(c, ct, t, f, h, BS_CLASS_AUTOREPLY, false, true, offset);
+		}
+		return finish(c, ct, t, f, h, BS_CLASS_CLEAN, false, true, offset);
+	}
+
+	/* a bounce: legitimate or backscatter? */
+	uint32_t now = bs_classify_now_s(t);
+	if (!ct->home_rcpt) {
+		add_reason(v, "rcpt-not-home", NULL, 0);
+		return finish(c, ct, t, f, h, BS_CLASS_SUSPECT_BOUNCE, false, at_end, offset);
+	}
+	count_rates(c, ct, t, now);
+	if (ct->batv_valid) {
+		add_reason(v, "batv-valid", NULL, 0);
+		return finish(c, ct, t, f, h, BS_CLASS_LEGIT_BOUNCE, true, at_end, offset);
+	}
+	bool msgid_miss = false, rcpt_miss = false;
+	const char *how = NULL;
+	ledger_lookups(c, ct, f, now, &msgid_miss, &rcpt_miss, &how);
+	if (ct->ledger == BS_LS_MATCH) {
+		add_reason(v, how ? how : "ledger-match", NULL, 0);
+		return finish(c, ct, t, f, h, BS_CLASS_LEGIT_BOUNCE, true, at_end, offset);
+	}
+	bool armed = ledger_armed(c, now);
+	bool orig_done = bs_fact_known(f, BS_FACT_ORIG_HEADER_END) || at_end;
+	ct->content = h->score[BS_SIG_SPAM_CONTENT] + h->score[BS_SIG_URI_LIST] >= CONCLUSIVE;
+
+	/* BATV is authoritative for a signing domain: its relays tag every
+	 * outgoing sender, so a bounce to an untagged or badly tagged address
+	 * answers mail they never sent. */
+	if (ct->batv != BS_BATV_NOT_SIGNING && ct->batv != BS_BATV_VALID) {
+		char r[BS_REASON_MAX];
+		snprintf(r, sizeof r, "batv-%s", bs_batv_result_name[ct->batv]);
+		add_reason(v, r, NULL, 0);
+		return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
+	}
+	if (armed) {
+		/* the bounced user sent nothing at all through this edge within
+		 * the window: no bounce to them can be legitimate. Known as soon
+		 * as the message is known to be a bounce, usually in its header. */
+		if (!home_users_sent_anything(c, ct, now)) {
+			ct->ledger = BS_LS_MISS;
+			add_reason(v, "ledger-no-outbound", NULL, 0);
+			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
+		}
+		/* the original's Message-ID is known and was never sent from here */
+		if (msgid_miss) {
+			ct->ledger = BS_LS_MISS;
+			add_reason(v, "ledger-miss-msgid", NULL, 0);
+			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
+		}
+		/* returned recipients were looked up, none was ever written to by
+		 * the bounced user, and no Message-ID came to say otherwise */
+		if (rcpt_miss && at_end) {
+			ct->ledger = BS_LS_MISS;
+			add_reason(v, "ledger-miss-rcpt", NULL, 0);
+			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
+		}
+	}
+	if (orig_done) {
+		relay_check(c, ct, f);
+		if (ct->relay == BS_RS_LEGIT) {
+			add_reason(v, "relay-legit", NULL, 0);
+			return finish(c, ct, t, f, h, BS_CLASS_LEGIT_BOUNCE, false, at_end, offset);
+		}
+		if (ct->relay == BS_RS_NEVER) {
+			add_reason(v, "relay-never", NULL, 0);
+			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
+		}
+	}
+	/* spam inside the returned original: decisive once the ledger (if
+	 * any) can no longer protect it */
+	if (ct->content && (!armed || at_end)) {
+		add_reason(v, "content", NULL, 0);
+		return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
+	}
+	if (!at_end)
+		return false;
+	if (ct->flood)
+		add_reason(v, "unmatched", NULL, 0);
+	return finish(c, ct, t, f, h, BS_CLASS_SUSPECT_BOUNCE, false, true, offset);
+}
+
+void bs_classify_begin(struct bs_classifier *c, struct bs_cls_txn *ct, const struct bs_txn *t)
+{
+	memset(ct, 0, sizeof *ct);
+	uint32_t today = bs_classify_now_s(t) / 86400;
+	ct->batv = BS_BATV_NOT_SIGNING;
+	for (int i = 0; i < t->n_rcpt && i < BS_MAX_RCPT; i++) {
+		const struct bs_rcpt *r = &t->rcpt[i];
+		if (r->code >= 300 || !r->addr[0])   /* refused recipients get no message */
+			continue;
+		if (!is_home_addr(c, t, r->addr))
+			continue;
+		ct->home_rcpt = true;
+		if (c->batv.n > 0) {
+			/* one valid tag protects the bounce; otherwise remember the
+			 * failure of a signing domain's recipient */
+			enum bs_batv_result b = bs_batv_check(&c->batv, r->addr, today);
+			if (b == BS_BATV_VALID)
+				ct->batv_valid = true;
+			else if (b != BS_BATV_NOT_SIGNING)
+				ct->batv = (uint8_t)b;
+		}
+		if (ct->n_home < sizeof ct->home / sizeof ct->home[0]) {
+			char buf[BS_ADDR_MAX];
+			const char *a = untag(r->addr, buf, sizeof buf);
+			snprintf(ct->home[ct->n_home++], BS_ADDR_MAX, "%s", a);
+		}
+	}
+}
+
+void bs_classify_no_message(struct bs_classifier *c, struct bs_txn *t, uint8_t cls)
+{
+	struct bs_verdict *v = &t->verdict;
+	memset(v, 0, sizeof *v);
+	v->cls = t->tls && cls == BS_CLASS_CLEAN ? BS_CLASS_ENCRYPTED : cls;
+	struct bs_policy_input in = { .cls = v->cls };
+	bs_policy_decide(&c->policy, &in, v);
+	if (cls == BS_CLASS_UNPARSED)
+		add_reason(v, "no-detection-slot", NULL, 0);
+}
+
+void bs_classify_end(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_txn *t,
+		     const struct bs_msg_facts *f)
+{
+	uint32_t now = bs_classify_now_s(t);
+	/* the outbound ledger: what our users really sent */
+	if (c->ledger && t->direction == BS_DIR_OUTBOUND && t->data_started && t->has_mail_from &&
+	    !t->null_sender && t->mail_from[0]) {
+		char buf[BS_ADDR_MAX];
+		const char *sender = untag(t->mail_from, buf, sizeof buf);
+		const char *mid = f && f->message_id[0] ? f->message_id : t->message_id;
+		if (mid[0])
+			bs_ledger_record_msgid(c->ledger, mid, now);
+		bs_ledger_record_sender(c->ledger, sender, now);
+		for (int i = 0; i < t->n_rcpt && i < BS_MAX_RCPT; i++)
+			if (t->rcpt[i].code == 0 || (t->rcpt[i].code >= 200 && t->rcpt[i].code < 300))
+				bs_ledger_record_pair(c->ledger, sender, t->rcpt[i].addr, now);
+		count(&c->n_ledger_recorded);
+	}
+	uint8_t cls = t->verdict.cls;
+	/* a source of legitimate inbound mail: never dropped wholesale later */
+	if (t->direction != BS_DIR_OUTBOUND && (cls == BS_CLASS_CLEAN || cls == BS_CLASS_LEGIT_BOUNCE))
+		bs_rates_hit(c->good_src, t->client.addr, 16, now);
+	if (cls < BS_CLASS_MAX)
+		count(&c->n_class[cls]);
+	if (t->verdict.action < BS_ACT_MAX)
+		count(&c->n_action[t->verdict.action]);
+	(void)ct;
+}
