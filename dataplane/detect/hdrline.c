@@ -111,6 +111,7 @@ void bs_hdracc_init(struct bs_hdracc *a)
 	a->active = false;
 	a->truncated = false;
 	a->in_piece_field = false;
+	a->lenient = false;
 }
 
 bool bs_hdr_is_field(const uint8_t *line, size_t n, size_t *nlen)
@@ -160,6 +161,14 @@ void bs_hdracc_flush(struct bs_hdracc *a, bs_field_fn fn, void *ctx)
 	a->len = 0;
 }
 
+static bool value_empty(const struct bs_hdracc *a)
+{
+	for (size_t i = a->colon + 1u; i < a->len; i++)
+		if (a->buf[i] != ' ' && a->buf[i] != '\t')
+			return false;
+	return true;
+}
+
 enum bs_hdr_line bs_hdracc_line(struct bs_hdracc *a, const uint8_t *line, size_t n, unsigned flags,
 				bs_field_fn fn, void *ctx)
 {
@@ -182,13 +191,22 @@ enum bs_hdr_line bs_hdracc_line(struct bs_hdracc *a, const uint8_t *line, size_t
 		a->in_piece_field = false;
 		return BS_HDR_CONTINUATION;
 	}
+	size_t nl;
+	bool is_field = n && bs_hdr_is_field(line, n, &nl);
+	if (n && !is_field && a->active && (a->lenient || value_empty(a))) {
+		/* "Name:" then its value on an unindented line (Exchange does
+		 * this): fold it in rather than end the header */
+		append(a, (const uint8_t *)" ", 1);
+		append(a, line, n);
+		a->in_piece_field = more;
+		return BS_HDR_CONTINUATION;
+	}
 	bs_hdracc_flush(a, fn, ctx);
 	if (n == 0) {
 		a->in_piece_field = false;
 		return BS_HDR_END;
 	}
-	size_t nl;
-	if (!bs_hdr_is_field(line, n, &nl)) {
+	if (!is_field) {
 		a->in_piece_field = false;
 		return BS_HDR_NOT_FIELD;
 	}

@@ -51,6 +51,8 @@ struct bs_hdracc {
 	bool active;                   /* a field is being accumulated */
 	bool truncated;                /* some field was cut (sticky until init) */
 	bool in_piece_field;           /* the current long line belongs to the active field */
+	bool lenient;                  /* a non-field line continues the active field (set by the
+					* user for blocks that only a blank line ends) */
 	char buf[BS_FIELD_MAX];
 };
 

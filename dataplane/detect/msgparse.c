@@ -70,6 +70,7 @@ struct bs_msgparse {
 	uint8_t tx;                  /* enum tx_state */
 	uint8_t armed_lines;
 	uint8_t armed_marker;        /* enum bs_inline_marker that armed the search */
+	uint8_t orig_indent;         /* indent stripped from an inline original's lines */
 	uint8_t tent_known;
 	bool tent_strong;
 	uint16_t tent_len;
@@ -438,9 +439,16 @@ static void ent_field(void *ctx, const char *name, size_t nl, const char *v, siz
 		top_field(mp, name, nl, v, n);
 		if (mp->cb && mp->cb->field)
 			mp->cb->field(mp->ctx, false, name, nl, v, n);
-	} else if (e->orig) {
-		orig_field(mp, name, nl, v, n);
+	} else if (!e->orig && mp->f->orig_how == BS_ORIG_NONE &&
+		   bs_orig_field_kind(name, nl) == BS_OFK_STRONG) {
+		/* a "part" whose header is a transported message's (Received,
+		 * Message-ID...): an original pasted right after a boundary */
+		e->orig = true;
+		mp->h1.lenient = true;
+		orig_begin(mp, BS_ORIG_INLINE_HEADERS);
 	}
+	if (e->orig && !e->top)
+		orig_field(mp, name, nl, v, n);
 	if (hn(name, nl, "Content-Type"))
 		parse_ctype(mp, e, v, n);
 	else if (hn(name, nl, "Content-Transfer-Encoding"))
@@ -458,6 +466,9 @@ static void ent_reset(struct bs_msgparse *mp, bool top, bool orig)
 	e->orig = orig;
 	e->nfields = 0;
 	bs_hdracc_init(&mp->h1);
+	/* an attached message's header ends at its blank line only: broken
+	 * folding (unindented continuation lines) is common there */
+	mp->h1.lenient = orig;
 }
 
 /* ------------------------------------------------------------ leaf parts */
@@ -480,6 +491,8 @@ static void leaf_begin(struct bs_msgparse *mp, enum leaf_mode mode, uint8_t cte)
 	bs_qp_init(&mp->qp);
 	bs_lines_init(&mp->l2);
 	bs_hdracc_init(&mp->h2);
+	mp->h2.lenient = mode == LEAF_ORIG_HDRS;
+	mp->orig_indent = 0;
 	if (mode == LEAF_TEXT || mode == LEAF_ORIG_HDRS)
 		mp->body_sep = mp->body_any;
 	mp->tx = mp->f->orig_how == BS_ORIG_NONE ? TX_SCAN : TX_DONE;
@@ -494,6 +507,8 @@ static bool orighdr_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, 
 		emit_body(mp, line, n, flags & BS_LINE_END);
 		return false;
 	}
+	if (mp->leaf_lines == 0 && n == 0 && flags == BS_LINE_END)
+		return false;                /* blank lines before the header block */
 	enum bs_hdr_line k = bs_hdracc_line(&mp->h2, line, n, flags, orig_field_cb, mp);
 	bool first = mp->leaf_lines++ == 0;
 	if (k == BS_HDR_NOT_FIELD && !(flags & BS_LINE_CONT) && first && n >= 5 && !memcmp(line, "From ", 5))
@@ -624,6 +639,16 @@ static void leaf_end(struct bs_msgparse *mp)
 
 static void tx_orig_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, unsigned flags)
 {
+	/* a quoted block indented as a whole (Notes): strip the common indent */
+	if (mp->orig_indent && !(flags & BS_LINE_CONT)) {
+		size_t k = 0;
+		while (k < n && k < mp->orig_indent && (line[k] == ' ' || line[k] == '\t'))
+			k++;
+		if (k == mp->orig_indent) {
+			line += k;
+			n -= k;
+		}
+	}
 	enum bs_hdr_line k = bs_hdracc_line(&mp->h2, line, n, flags, orig_field_cb, mp);
 	if (k == BS_HDR_END || (k == BS_HDR_NOT_FIELD && !(flags & BS_LINE_CONT))) {
 		orig_header_done(mp);
@@ -693,15 +718,25 @@ static bool text_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, uns
 	case TX_ARMED:
 		if (flags != BS_LINE_END || n == 0)
 			return false;    /* pieces of long lines and blank lines decide nothing */
-		if (bs_hdr_is_field(line, n, &nl) && (kind = bs_orig_field_kind((const char *)line, nl))) {
-			if (mp->tx == TX_ARMED) {
+		if (mp->tx == TX_ARMED) {
+			size_t ind = 0;
+			while (ind < n && ind < 16 && (line[ind] == ' ' || line[ind] == '\t'))
+				ind++;
+			if (bs_hdr_is_field(line + ind, n - ind, &nl) &&
+			    bs_orig_field_kind((const char *)line + ind, nl)) {
 				/* the marker that introduced the original names the MTA best */
 				mp->f->inline_marker = mp->armed_marker;
 				orig_begin(mp, BS_ORIG_INLINE_MARKER);
 				mp->tx = TX_ORIG_HDR;
+				mp->orig_indent = (uint8_t)ind;
+				/* announced by a marker, the block ends at its blank line:
+				 * unindented continuation lines are tolerated */
+				mp->h2.lenient = true;
 				tx_orig_line(mp, line, n, flags);
 				return false;
 			}
+		}
+		if (bs_hdr_is_field(line, n, &nl) && (kind = bs_orig_field_kind((const char *)line, nl))) {
 			mp->tent_len = 0;
 			mp->tent_known = 1;
 			mp->tent_strong = kind == BS_OFK_STRONG;
@@ -831,6 +866,8 @@ static void body_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, uns
 
 static void part_hdr_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, unsigned flags)
 {
+	if (mp->ent.orig && mp->ent.nfields == 0 && !mp->h1.active && n == 0 && flags == BS_LINE_END)
+		return;                      /* blank lines before an attached message's header */
 	enum bs_hdr_line k = bs_hdracc_line(&mp->h1, line, n, flags, ent_field, mp);
 	if (k == BS_HDR_END) {
 		if (mp->ent.orig)

@@ -360,7 +360,7 @@ static const struct legacy_case legacy[] = {
 	  "This report relates to a message you sent with the following header fields:\n\n"
 	  "  Message-id: <n1@example.org>\n  Received: from pc ([192.0.2.9]) by notes.example\n"
 	  "  Subject: hello\n",
-	  BS_MARK_NOTES, BS_ORIG_NONE, "" },
+	  BS_MARK_NOTES, BS_ORIG_INLINE_MARKER, "<n1@example.org>" },
 	{ "gmail",
 	  "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n"
 	  "Subject: Delivery Status Notification (Failure)\n\n"
