@@ -65,11 +65,11 @@ def first_header(msg, name):
 
 def header_facts(msg):
     """The email.* values the event must show for message bytes `msg`."""
-    def g(name):
+    def g(name, conv=as_utf8):
         v = first_header(msg, name)
-        return "" if v is None else v
-    return {"message_id": as_utf8(g("Message-ID")), "from": as_utf8(g("From")), "to": as_utf8(g("To")),
-            "subject": decode_subject(g("Subject")), "content_type": as_utf8(g("Content-Type")), "size": len(msg)}
+        return None if v is None else conv(v)      # absent field: null
+    return {"message_id": g("Message-ID"), "from": g("From"), "to": g("To"),
+            "subject": g("Subject", decode_subject), "content_type": g("Content-Type"), "size": len(msg)}
 
 
 def read_flows(pcap_path):
@@ -164,7 +164,7 @@ def smtp_transactions(c2s, s2c, midstream=False):
     rep = _Replies(s2c)
     if not midstream:
         rep.next()                                   # banner
-    pos, helo, tls, offered = 0, "", False, False
+    pos, helo, tls, offered, helo_seen = 0, "", False, False, False
     txns, cur = [], None
 
     def close():
@@ -181,14 +181,16 @@ def smtp_transactions(c2s, s2c, midstream=False):
         if verb in (b"EHLO", b"HELO"):
             code, texts = rep.next()
             helo = arg.strip()
+            helo_seen = True
             offered = any(t.upper().startswith("PIPELINING") for t in texts)
         elif verb == b"MAIL":
             close()
             rep.next()
             m = re.match(r"FROM:\s*<([^>]*)>", arg, re.I)
-            cur = {"smtp": {"helo": helo, "mail_from": m.group(1) if m else "", "rcpt_to": [],
+            cur = {"smtp": {"helo": helo if helo_seen else None, "mail_from": m.group(1) if m else "", "rcpt_to": [],
                             "rcpt_rejected": [], "tls": False, "bdat": False, "transaction": len(txns)},
-                   "email": {"message_id": "", "from": "", "to": "", "subject": "", "content_type": "", "size": 0},
+                   "email": {"message_id": None, "from": None, "to": None, "subject": None,
+                             "content_type": None, "size": None},
                    "offered": offered, "_msg": b""}
         elif verb == b"RCPT":
             code, _ = rep.next()
@@ -232,4 +234,4 @@ def smtp_transactions(c2s, s2c, midstream=False):
     close()
     for t in txns:
         t.pop("_msg", None)
-    return txns, tls, helo
+    return txns, tls, (helo if helo_seen else None)

@@ -46,9 +46,10 @@ def oracle_events(pcap, home_nets):
         anomalies = (["midstream"] if midstream else []) + (["gap"] if cgap or sgap else []) + \
             (["overlap-mismatch"] if cmis or smis else [])
         if tls and not txns:
-            txns = [{"smtp": {"helo": helo, "mail_from": "", "rcpt_to": [], "rcpt_rejected": [],
+            txns = [{"smtp": {"helo": helo, "mail_from": None, "rcpt_to": [], "rcpt_rejected": [],
                               "tls": True, "bdat": False, "transaction": 0},
-                     "email": {"message_id": "", "from": "", "to": "", "subject": "", "content_type": "", "size": 0},
+                     "email": {"message_id": None, "from": None, "to": None, "subject": None,
+                               "content_type": None, "size": None},
                      "offered": False}]
         for t in txns:
             t["smtp"]["pipelining"] = t.pop("offered")

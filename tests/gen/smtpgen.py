@@ -190,7 +190,9 @@ class SmtpSession:
         self.truth.append(self._truth_entry(idx, t, msg=delivered))
 
     def _truth_entry(self, idx, t, msg=None, tls=False):
-        email = {"message_id": "", "from": "", "to": "", "subject": "", "content_type": "", "size": 0}
+        # unknown is null (docs/events.md): no message, no header fields
+        email = {"message_id": None, "from": None, "to": None, "subject": None, "content_type": None,
+                 "size": None}
         if msg is not None:
             email = dict(msg.truth)
         return {
@@ -199,7 +201,7 @@ class SmtpSession:
             "direction": direction(self.client.ip, self.server.ip, self.home_nets),
             "smtp": {
                 "helo": self.helo,
-                "mail_from": t.mail_from if t else "",
+                "mail_from": t.mail_from if t else None,
                 "rcpt_to": [a for a, code in t.rcpts if code == 250] if t else [],
                 "rcpt_rejected": [{"address": a, "code": code} for a, code in t.rcpts if code != 250] if t else [],
                 "tls": tls,

@@ -176,11 +176,13 @@ def overlap_mismatch(segs, rng, tag="body"):
     return out, True
 
 
-def drop_one(segs, rng, tag="body"):
+def drop_one(segs, rng, tag="body", min_off=0):
     """Removes one data segment with `tag` that is not the last of its
-    direction's run (the capture lost it; the endpoints did not). Returns
-    (segments, removed segment)."""
-    cands = [i for run in _data_runs(segs, tag) for i in run[1:-1]]
+    direction's run and starts at least `min_off` bytes into the run (the
+    capture lost it; the endpoints did not). Returns (segments, removed
+    segment)."""
+    cands = [i for run in _data_runs(segs, tag) for i in run[1:-1]
+             if (segs[i].seq - segs[run[0]].seq) & 0xFFFFFFFF >= min_off]
     if not cands:
         return segs, None
     i = rng.choice(cands)

@@ -149,7 +149,8 @@ def v_gap(g):
     body, so the header fields are all known."""
     out = []
     for s in _mix(g, 4, body_seg=120):
-        segs, lost = tcpconv.drop_one(s.conv.segments(), g.rng, "body")
+        hdr_len = s.txns[0].msg.raw.index(b"\r\n\r\n") + 4
+        segs, lost = tcpconv.drop_one(s.conv.segments(), g.rng, "body", min_off=hdr_len)
         assert lost is not None
         s.truth[0]["anomalies"] = ["gap"]
         out.append(Built(s, segs))
@@ -161,7 +162,7 @@ def v_midstream(g):
     out = []
     for s in _mix(g, 4):
         for t in s.truth:
-            t["smtp"]["helo"] = ""
+            t["smtp"]["helo"] = None
             t["anomalies"] = ["midstream"]
         out.append(Built(s, tcpconv.start_at(s.conv.segments(), "mail")))
     return out

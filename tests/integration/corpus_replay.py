@@ -81,7 +81,8 @@ def main():
             e["email"][f] = norm(e["email"].get(f))
         anomaly_counts.update(e.get("anomalies") or [])
         want, got = t["email"]["subject"], e["email"]["subject"]
-        if (len(want.encode()) >= HDR_MAX and isinstance(got, str) and want.startswith(got)
+        if (isinstance(want, str) and isinstance(got, str) and len(want.encode()) >= HDR_MAX
+                and want.startswith(got)
                 and "truncated" in (e.get("anomalies") or [])):
             e["email"]["subject"] = want
     matched, problems = compare_events.compare(truth, events)

@@ -22,7 +22,10 @@ import variants  # noqa: E402
 
 
 def run_backstop(backstop, pcap, home_nets, events_path, eal="", extra=(), timeout=600):
-    """Runs backstop on a capture; returns (exit code, stderr text)."""
+    """Runs backstop on a capture; returns (exit code, stderr text).
+    --events appends, so an old events file is removed first."""
+    if events_path != "-" and os.path.isfile(events_path):
+        os.unlink(events_path)
     args = [backstop]
     if eal:
         args += shlex.split(eal) + ["--"]

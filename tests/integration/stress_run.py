@@ -40,6 +40,9 @@ def run(backstop, pcap, events, summary, home=("192.0.2.0/24", "2001:db8:2::/48"
     args += ["--events", events, "--summary-json", summary]
     print("+ " + " ".join(args), flush=True)
     err_path = events + ".stderr"
+    for old in (events, summary):       # --events appends
+        if os.path.isfile(old):
+            os.unlink(old)
     t0 = time.monotonic()
     with open(err_path, "wb") as err:
         p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
