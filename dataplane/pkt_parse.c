@@ -2,6 +2,13 @@
  * headers) -> TCP. Every read is preceded by a bounds check against the end
  * of the current layer (`end` shrinks from the frame length to the IP
  * datagram length once it is known, which also trims Ethernet padding).
+ * TRUNCATED means the frame holds less than the Ethernet/IP headers claim
+ * (snap length, capture cut); MALFORMED means the datagram is there but
+ * inconsistent (bad version or lengths, headers running past the payload),
+ * so operators can tell a capture problem from hostile or broken traffic.
+ * Not checked: IPv4 header checksum (mirror ports and offloads make it
+ * unreliable, and a passive monitor must see what the host accepts), IPv4
+ * option contents.
  * There are no loops over bytes: only the VLAN stack, the IPv6 extension
  * chain and the TCP option list (at most 40 bytes) are walked, each bounded. */
 #include "pkt_parse.h"
@@ -83,16 +90,16 @@ static int tcp_opts_bad(const uint8_t *o, uint32_t n)
 	return 0;
 }
 
+/* `end` is the end of the IP datagram, which the frame is known to hold:
+ * a TCP header that does not fit in it is MALFORMED, not TRUNCATED. */
 static int parse_tcp(const uint8_t *f, uint32_t off, uint32_t end, struct bs_pkt *p)
 {
 	if (end - off < TCP_HLEN)
-		return BS_PKT_TRUNCATED;
+		return BS_PKT_MALFORMED;
 	const uint8_t *t = f + off;
 	uint32_t doff = (uint32_t)(t[12] >> 4) * 4;
-	if (doff < TCP_HLEN)
+	if (doff < TCP_HLEN || doff > end - off)
 		return BS_PKT_MALFORMED;
-	if (doff > end - off)
-		return BS_PKT_TRUNCATED;
 	p->l4_off = (uint16_t)off;
 	p->sport = rd16(t);
 	p->dport = rd16(t + 2);
@@ -181,17 +188,17 @@ static int parse_ipv6(const uint8_t *f, uint32_t off, uint32_t len, struct bs_pk
 		case P_ROUTING:
 		case P_DSTOPTS:
 			if (end - o < 8)
-				return BS_PKT_TRUNCATED;
+				return BS_PKT_MALFORMED;
 			hlen = ((uint32_t)f[o + 1] + 1) * 8;
 			break;
 		case P_AH:
 			if (end - o < 8)
-				return BS_PKT_TRUNCATED;
+				return BS_PKT_MALFORMED;
 			hlen = ((uint32_t)f[o + 1] + 2) * 4;
 			break;
 		case P_FRAGMENT: {
 			if (end - o < 8)
-				return BS_PKT_TRUNCATED;
+				return BS_PKT_MALFORMED;
 			uint16_t fo = rd16(f + o + 2);
 			if ((fo & 0xfff8) || (fo & 1)) {
 				p->l4_proto = f[o];
@@ -213,7 +220,7 @@ static int parse_ipv6(const uint8_t *f, uint32_t off, uint32_t len, struct bs_pk
 			return parse_tcp(f, o, end, p);
 		}
 		if (hlen > end - o)
-			return BS_PKT_TRUNCATED;
+			return BS_PKT_MALFORMED; /* runs past the payload length */
 		nh = f[o];
 		o += hlen;
 	}

@@ -253,10 +253,11 @@ static void test_ipv4_options_and_errors(void)
 	g = f;
 	g.b[14] = 0x4f; /* IHL 15 = 60 bytes: header runs into TCP, TCP then too short */
 	CHECK(parse(&g, &p) != BS_PKT_TCP);
-	/* total length cuts TCP header: truncated, not TCP */
+	/* total length cuts the TCP header: the datagram is complete but
+	 * inconsistent (a capture cut would be TRUNCATED) */
 	g = f;
 	set16(&g, 16, 32 + 10);
-	CHECK_ST(parse(&g, &p), BS_PKT_TRUNCATED);
+	CHECK_ST(parse(&g, &p), BS_PKT_MALFORMED);
 
 	/* UDP */
 	eth(&f, 0, NULL, NULL, 0x0800);
@@ -333,7 +334,11 @@ static void test_ipv6_ext(void)
 	/* an extension header whose length runs past the payload */
 	struct fb g = f;
 	g.b[14 + 40 + 1] = 200;
-	CHECK_ST(parse(&g, &p), BS_PKT_TRUNCATED);
+	CHECK_ST(parse(&g, &p), BS_PKT_MALFORMED);
+	/* payload length too short for the chain: the same */
+	g = f;
+	set16(&g, 14 + 4, 20);
+	CHECK_ST(bs_pkt_parse(g.b, 14 + 40 + 20, &p), BS_PKT_MALFORMED);
 
 	/* HBH anywhere but first is malformed */
 	eth(&f, 0, NULL, NULL, 0x86dd);
@@ -419,7 +424,13 @@ static void test_tcp_header(void)
 	CHECK_ST(parse(&g, &p), BS_PKT_MALFORMED);
 	g = f;
 	g.b[34 + 12] = 0xf0; /* 60 bytes: beyond the datagram */
-	CHECK_ST(parse(&g, &p), BS_PKT_TRUNCATED);
+	CHECK_ST(parse(&g, &p), BS_PKT_MALFORMED);
+	/* no room for a TCP header at all */
+	eth(&f, 0, NULL, NULL, 0x0800);
+	ip4(&f, 6, NULL, 0, 0);
+	put32(&f, 0);
+	fin4(&f);
+	CHECK_ST(parse(&f, &p), BS_PKT_MALFORMED);
 
 	/* bad option lengths: flagged, segment still delivered */
 	static const uint8_t bad_len1[4] = {2, 1, 0, 0};
