@@ -7,7 +7,7 @@
 #include <string.h>
 #include "../../dataplane/detect/detect.h"
 
-static void txn_init(struct bs_txn *t, int direction, const char *client_ip4, const char *mail_from,
+static inline void txn_init(struct bs_txn *t, int direction, const char *client_ip4, const char *mail_from,
 		     const char *rcpt, uint64_t ts_s)
 {
 	memset(t, 0, sizeof *t);
@@ -39,7 +39,7 @@ static void txn_init(struct bs_txn *t, int direction, const char *client_ip4, co
 }
 
 /* offset just past the blank line that ends the header block (or n) */
-static size_t header_end(const uint8_t *m, size_t n)
+static inline size_t header_end(const uint8_t *m, size_t n)
 {
 	for (size_t i = 0; i + 1 < n; i++) {
 		if (m[i] == '\n' && m[i + 1] == '\n')
@@ -59,7 +59,7 @@ struct feed_result {
 
 /* Feeds msg as the SMTP parser would (header part, then body part) and
  * ends the transaction. Stops feeding the body once the hook says so. */
-static struct feed_result feed_message(struct bs_detect_worker *w, struct bs_txn *t, const uint8_t *msg,
+static inline struct feed_result feed_message(struct bs_detect_worker *w, struct bs_txn *t, const uint8_t *msg,
 				       size_t n, size_t chunk)
 {
 	struct feed_result r = { 0, n };
@@ -86,7 +86,7 @@ static struct feed_result feed_message(struct bs_detect_worker *w, struct bs_txn
 	return r;
 }
 
-static uint8_t *read_file(const char *path, size_t *n)
+static inline uint8_t *read_file(const char *path, size_t *n)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -104,7 +104,7 @@ static uint8_t *read_file(const char *path, size_t *n)
 	return b;
 }
 
-static bool is_bounce_class(int c)
+static inline bool is_bounce_class(int c)
 {
 	return c == BS_CLASS_LEGIT_BOUNCE || c == BS_CLASS_BACKSCATTER || c == BS_CLASS_SUSPECT_BOUNCE;
 }

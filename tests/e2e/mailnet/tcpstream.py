@@ -1,0 +1,91 @@
+"""Reads a pcap (tcpdump -w, Ethernet) and rebuilds one direction of one TCP
+session as the receiver's stack got it: the bytes from the SYN on, as far
+as they are contiguous. The tests use it to measure how much of a message
+our server received before the enforcer cut the session.
+"""
+import socket
+import struct
+
+LINKTYPE_ETHERNET = 1
+
+
+def _packets(path):
+    with open(path, "rb") as f:
+        hdr = f.read(24)
+        if len(hdr) < 24:
+            raise ValueError("%s: not a pcap file (short header)" % path)
+        magic = struct.unpack("<I", hdr[:4])[0]
+        if magic in (0xA1B2C3D4, 0xA1B23C4D):
+            endian = "<"
+        elif magic in (0xD4C3B2A1, 0x4D3CB2A1):
+            endian = ">"
+        else:
+            raise ValueError("%s: not a pcap file (magic %08x)" % (path, magic))
+        linktype = struct.unpack(endian + "I", hdr[20:24])[0]
+        if linktype != LINKTYPE_ETHERNET:
+            raise ValueError("%s: link type %d, expected Ethernet" % (path, linktype))
+        n = 0
+        while True:
+            rec = f.read(16)
+            if len(rec) < 16:
+                return
+            n += 1
+            incl = struct.unpack(endian + "IIII", rec)[2]
+            data = f.read(incl)
+            if len(data) < incl:
+                return            # capture cut mid-record (tcpdump killed): stop there
+            yield data
+
+
+def _tcp4(frame):
+    """(src, sport, dst, dport, seq, flags, payload) of an IPv4/TCP frame, or None."""
+    if len(frame) < 14 + 20 or frame[12:14] != b"\x08\x00":
+        return None
+    ip = frame[14:]
+    ihl = (ip[0] & 15) * 4
+    if ip[9] != 6 or len(ip) < ihl + 20:
+        return None
+    total = struct.unpack("!H", ip[2:4])[0]
+    tcp = ip[ihl:total]
+    off = (tcp[12] >> 4) * 4
+    sport, dport, seq = struct.unpack("!HHI", tcp[:8])
+    return (socket.inet_ntoa(ip[12:16]), sport, socket.inet_ntoa(ip[16:20]), dport, seq, tcp[13], tcp[off:])
+
+
+def contiguous_stream(path, src, sport, dst, dport):
+    """Bytes src:sport sent to dst:dport that arrived in order from the
+    SYN on (what the receiving application could read)."""
+    isn, segs = None, {}
+    for frame in _packets(path):
+        t = _tcp4(frame)
+        if not t or t[:4] != (src, sport, dst, dport):
+            continue
+        seq, flags, payload = t[4], t[5], t[6]
+        if flags & 0x02:                       # SYN: data starts at ISN + 1
+            isn = seq
+        elif payload:
+            segs.setdefault(seq, payload)
+    if isn is None:
+        raise ValueError("%s: no SYN from %s:%d to %s:%d" % (path, src, sport, dst, dport))
+    out, nxt = bytearray(), (isn + 1) & 0xFFFFFFFF
+    while True:
+        # the longest segment covering nxt (retransmissions may re-cut data)
+        best = None
+        for seq, payload in segs.items():
+            rel = (nxt - seq) & 0xFFFFFFFF
+            if rel < len(payload) and (best is None or len(payload) - rel > len(best)):
+                best = payload[rel:]
+        if not best:
+            return bytes(out)
+        out += best
+        nxt = (nxt + len(best)) & 0xFFFFFFFF
+
+
+def message_bytes_received(stream):
+    """Bytes of the message after the DATA command (dot-stuffed, as on the
+    wire) and whether the end-of-data marker arrived."""
+    i = stream.find(b"\r\nDATA\r\n")
+    if i < 0:
+        return 0, False
+    body = stream[i + 8:]
+    return len(body), b"\r\n.\r\n" in body
