@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 #include "enforcer_user.h"
 #include "enforcer_priv.h"
+#include "enforcer_expiry.h"
 #include "enforcer.skel.h"
 
 #define SESS_BATCH 256
@@ -38,6 +39,8 @@ struct bs_enforcer {
 	struct bs_enforcer_bpf *skel;  /* loaded program, when asked for */
 	int ncpu;
 	int sess_batch;                /* 1: kernel takes batched updates */
+	int tracking;                  /* expiry heap in use */
+	struct bs_expiry_heap exp;
 };
 
 /* libbpf's own diagnostics are kept (not printed) so that an error message
@@ -327,6 +330,8 @@ void bs_enforcer_close(struct bs_enforcer *e)
 	close_fds(e);
 	if (e->skel)
 		bs_enforcer_bpf__destroy(e->skel);
+	if (e->tracking)
+		bs_expiry_free(&e->exp);
 	free(e);
 }
 
@@ -467,6 +472,36 @@ static int shape_val(struct bs_enforcer *e, const struct bs_lpm_key *k, const st
 	return 0;
 }
 
+int bs_enforcer_track_expiry(struct bs_enforcer *e, uint32_t capacity, char *err, size_t errlen)
+{
+	if (e->tracking)
+		return 0;
+	if (bs_expiry_init(&e->exp, capacity)) {
+		snprintf(err, errlen, "out of memory for an expiry queue of %u entries", capacity);
+		return -ENOMEM;
+	}
+	e->tracking = 1;
+	return 0;
+}
+
+uint64_t bs_enforcer_expiry_overflow(const struct bs_enforcer *e)
+{
+	return e->tracking ? e->exp.overflow : 0;
+}
+
+static void track(struct bs_enforcer *e, enum bs_map_id id, const void *key, size_t klen, uint64_t expires_ns)
+{
+	struct bs_expiry_item it;
+
+	if (!e->tracking || !expires_ns)
+		return;
+	memset(&it, 0, sizeof(it));
+	it.expires_ns = expires_ns;
+	it.map_id = id;
+	memcpy(&it.key, key, klen);
+	bs_expiry_push(&e->exp, &it); /* full: the entry is left to LRU / a full sweep */
+}
+
 int bs_enforcer_apply(struct bs_enforcer *e, const struct bs_verdict_msg *m, unsigned n, char *err, size_t errlen)
 {
 	struct bs_sess_key sk[SESS_BATCH];
@@ -496,6 +531,8 @@ int bs_enforcer_apply(struct bs_enforcer *e, const struct bs_verdict_msg *m, uns
 				return (int)i;
 			}
 			r = apply_sessions(e, sk, sv, c, err, errlen);
+			for (int j = 0; j < r; j++)
+				track(e, BS_MAPID_SESSIONS, &sk[j], sizeof(sk[j]), sv[j].expires_ns);
 			i += (unsigned)r;
 			if ((unsigned)r < c)
 				return (int)i;
@@ -513,11 +550,15 @@ int bs_enforcer_apply(struct bs_enforcer *e, const struct bs_verdict_msg *m, uns
 		if (x->kind == BS_VK_SOURCE_DROP) {
 			struct bs_drop_val v = {.created_ns = now, .expires_ns = expiry(now, x->ttl_s), .reason = x->reason};
 			r = lpm_update(e, BS_MAPID_SRC_DROP, &lk, &v, err, errlen);
+			if (!r)
+				track(e, BS_MAPID_SRC_DROP, &lk, sizeof(lk), v.expires_ns);
 		} else {
 			struct bs_shape_val v;
 			r = shape_val(e, &lk, x, now, &v, err, errlen);
 			if (!r)
 				r = lpm_update(e, BS_MAPID_SRC_SHAPE, &lk, &v, err, errlen);
+			if (!r)
+				track(e, BS_MAPID_SRC_SHAPE, &lk, sizeof(lk), v.expires_ns);
 		}
 		if (r) {
 			errno = -r;
@@ -599,7 +640,36 @@ static int sweep_sessions(struct bs_enforcer *e, uint64_t now)
 	return removed;
 }
 
+/* Pops expired items; deletes an entry only if the map still holds it
+ * with an expiry that has passed (a refreshed verdict has a later expiry
+ * and its own item). */
+int bs_enforcer_sweep_some(struct bs_enforcer *e, uint64_t now_ns, unsigned budget)
+{
+	const struct bs_expiry_item *it;
+	union { struct bs_drop_val d; struct bs_shape_val s; } v;
+	int removed = 0;
+
+	if (!e->tracking)
+		return bs_enforcer_sweep_all(e, now_ns);
+	while (budget-- && (it = bs_expiry_peek(&e->exp)) && it->expires_ns <= now_ns) {
+		int fd = e->fd[it->map_id];
+		/* an LPM lookup may answer with a covering prefix: shaping
+		 * values carry their own prefix length to tell */
+		if (bpf_map_lookup_elem(fd, &it->key, &v) == 0 && entry_expired(it->map_id, &v, now_ns) &&
+		    (it->map_id != BS_MAPID_SRC_SHAPE || v.s.key_plen == it->key.l.prefixlen) &&
+		    bpf_map_delete_elem(fd, &it->key) == 0)
+			removed++;
+		bs_expiry_pop(&e->exp);
+	}
+	return removed;
+}
+
 int bs_enforcer_sweep(struct bs_enforcer *e, uint64_t now_ns)
+{
+	return e->tracking ? bs_enforcer_sweep_some(e, now_ns, ~0u) : bs_enforcer_sweep_all(e, now_ns);
+}
+
+int bs_enforcer_sweep_all(struct bs_enforcer *e, uint64_t now_ns)
 {
 	int a, b, c;
 

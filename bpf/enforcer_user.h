@@ -45,8 +45,21 @@ int bs_enforcer_apply(struct bs_enforcer *e, const struct bs_verdict_msg *m, uns
 		      char *err, size_t errlen);
 
 /* Removes entries whose expiry is <= now_ns (CLOCK_MONOTONIC). Returns the
- * number removed or a negative errno. */
+ * number removed or a negative errno. With expiry tracking on, only the
+ * entries this handle wrote are visited (cheap); otherwise every map is
+ * scanned (bs_enforcer_sweep_all). */
 int bs_enforcer_sweep(struct bs_enforcer *e, uint64_t now_ns);
+/* Full scan of the verdict maps (~90 ms for a 1M-entry session map, even
+ * empty: the kernel walks every bucket). */
+int bs_enforcer_sweep_all(struct bs_enforcer *e, uint64_t now_ns);
+/* Tracked sweep that removes at most budget entries (bounds the pause). */
+int bs_enforcer_sweep_some(struct bs_enforcer *e, uint64_t now_ns, unsigned budget);
+/* Remember (expiry, key) of every entry apply writes from now on, in a
+ * fixed queue of capacity items (~56 bytes each), so that sweeping need not
+ * scan the maps. Entries beyond capacity are left to LRU eviction or to a
+ * full sweep when a map fills (counted: bs_enforcer_expiry_overflow). */
+int bs_enforcer_track_expiry(struct bs_enforcer *e, uint32_t capacity, char *err, size_t errlen);
+uint64_t bs_enforcer_expiry_overflow(const struct bs_enforcer *e);
 
 /* Entries, as the CLI lists them. */
 enum bs_entry_kind {

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <rte_lcore.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -18,7 +22,9 @@ _Static_assert(sizeof(struct bs_verdict_msg) % 4 == 0, "rte_ring elements are mu
 
 #define BURST          64                /* verdicts per dequeue and map batch */
 #define MAX_TRIES      4                 /* per verdict, for transient kernel errors */
-#define SWEEP_EVERY_NS 1000000000ull     /* expired entries are removed once a second */
+#define SWEEP_EVERY_NS 100000000ull      /* expired entries are removed within 100 ms */
+#define SWEEP_BUDGET   256               /* entries per sweep step: bounds the pause */
+#define TRACK_MAX      (1u << 21)        /* expiry queue items (~56 bytes each) */
 #define IDLE_SLEEP_NS  20000             /* idle poll period: bounds the added latency */
 #define LAT_BUCKETS    512               /* log-linear: 8 sub-buckets per power of two */
 
@@ -30,6 +36,7 @@ struct bs_enforce_thread {
 	/* written by the thread only; read anywhere with relaxed atomics */
 	uint64_t applied, rejected, failed, map_full, retries, batches, sweeps, swept, sweep_errors;
 	uint64_t lat_max, lat_n;
+	int sched;                           /* 2: SCHED_FIFO, 1: nice -10, 0: as created */
 	uint64_t lat[LAT_BUCKETS];
 };
 
@@ -125,18 +132,33 @@ static void *enforce_main(void *arg)
 	/* the idle sleep is short; without this the kernel may stretch it by
 	 * its default 50 us timer slack */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	/* a verdict waits for this thread to be scheduled: on a busy box that
+	 * is most of the latency. It sleeps most of the time and does bounded
+	 * work per wake-up (one burst, one sweep step), so a low real-time
+	 * priority is safe (and RT throttling still applies); without the
+	 * privilege, a better nice value */
+	struct sched_param sp = {.sched_priority = 1};
+	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0)
+		t->sched = 2;
+	else if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10) == 0)
+		t->sched = 1;
+	/* leftovers of a previous run are not in our expiry queue: one full
+	 * scan now (verdicts wait in the ring meanwhile) */
+	if (bs_enforcer_sweep_all(t->enf, bs_mono_ns()) >= 0)
+		BUMP(t->sweeps, 1);
 	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
 		if (drain_once(t))
 			continue;
 		uint64_t now = bs_mono_ns();
 		if (now >= next_sweep) {
-			int r = bs_enforcer_sweep(t->enf, now);
+			int r = bs_enforcer_sweep_some(t->enf, now, SWEEP_BUDGET);
 			BUMP(t->sweeps, 1);
 			if (r >= 0)
 				BUMP(t->swept, (uint64_t)r);
 			else
 				BUMP(t->sweep_errors, 1);
-			next_sweep = now + SWEEP_EVERY_NS;
+			/* a full step means more may be due: go on after the ring */
+			next_sweep = r == SWEEP_BUDGET ? now : now + SWEEP_EVERY_NS;
 			continue;
 		}
 		nanosleep(&idle, NULL);
@@ -168,6 +190,13 @@ struct bs_enforce_thread *bs_enforce_thread_start(struct rte_ring *ring, const c
 	t->ring = ring;
 	t->enf = bs_enforcer_open(pin_dir && *pin_dir ? pin_dir : NULL, err, errlen);
 	if (!t->enf) {
+		free(t);
+		return NULL;
+	}
+	uint64_t cap = (uint64_t)bs_enforcer_map_size(t->enf, BS_MAPID_SESSIONS) +
+		       bs_enforcer_map_size(t->enf, BS_MAPID_SRC_DROP) + bs_enforcer_map_size(t->enf, BS_MAPID_SRC_SHAPE);
+	if (bs_enforcer_track_expiry(t->enf, cap < TRACK_MAX ? (uint32_t)cap : TRACK_MAX, err, errlen)) {
+		bs_enforcer_close(t->enf);
 		free(t);
 		return NULL;
 	}
@@ -224,6 +253,8 @@ void bs_enforce_thread_stats(struct bs_enforce_thread *t, void (*line)(void *ctx
 	line(ctx, "sweeps", READ(t->sweeps));
 	line(ctx, "entries_swept", READ(t->swept));
 	line(ctx, "sweep_errors", READ(t->sweep_errors));
+	line(ctx, "expiry_untracked", bs_enforcer_expiry_overflow(t->enf));
+	line(ctx, "sched_priority", (uint64_t)t->sched);
 	line(ctx, "latency_samples", READ(t->lat_n));
 	line(ctx, "latency_p50_ns", bs_enforce_thread_latency(t, 0.50));
 	line(ctx, "latency_p99_ns", bs_enforce_thread_latency(t, 0.99));
