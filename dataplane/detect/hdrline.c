@@ -32,9 +32,14 @@ size_t bs_lines_feed(struct bs_lines *l, const uint8_t *p, size_t n, bs_line_fn 
 	while (i < n) {
 		/* find the next terminator */
 		const uint8_t *s = p + i;
-		size_t rest = n - i, k = 0;
-		while (k < rest && s[k] != '\n' && s[k] != '\r')
-			k++;
+		size_t rest = n - i;
+		/* two memchr (vectorised) instead of a byte loop: LF first, then
+		 * a CR before it (CRLF and old-Mac CR-only lines) */
+		const uint8_t *lf = memchr(s, '\n', rest);
+		size_t k = lf ? (size_t)(lf - s) : rest;
+		const uint8_t *cr = memchr(s, '\r', k);
+		if (cr)
+			k = (size_t)(cr - s);
 		bool term = k < rest;
 		size_t take = k;
 		/* a piece of a line that does not fit goes out in BS_LINE_MAX pieces */

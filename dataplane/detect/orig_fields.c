@@ -28,42 +28,54 @@ int bs_orig_field_kind(const char *name, size_t nlen)
 
 int bs_inline_marker_kind(const char *line, size_t n)
 {
-	char low[201];
-	if (n < 10)
+	char low[161];
+	/* marker lines are short; long lines are prose or encoded data */
+	if (n < 10 || n > 160)
 		return BS_MARK_NONE;
-	if (n > 200)
-		n = 200;
+	/* cheap filter before any copying: every marker names a message
+	 * ("ssag"), mail ("mail"), header ("ader"), copy ("copy") or
+	 * transcript ("ript"); most text lines name none. |0x20 folds case
+	 * (non-letters may alias, which only costs a closer look). */
+	enum { A_MSG = 1, A_MAIL = 2, A_HDR = 4, A_COPY = 8, A_SCRIPT = 16 };
+	unsigned anchors = 0;
+	uint32_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		w = w << 8 | (uint8_t)(line[i] | 0x20);
+		anchors |= (w == 0x73736167u ? A_MSG : 0) | (w == 0x6d61696cu ? A_MAIL : 0) |
+			   (w == 0x61646572u ? A_HDR : 0) | (w == 0x636f7079u ? A_COPY : 0) |
+			   (w == 0x72697074u ? A_SCRIPT : 0);
+	}
+	if (!anchors)
+		return BS_MARK_NONE;
 	for (size_t i = 0; i < n; i++)
 		low[i] = (char)tolower((unsigned char)line[i]);
 	low[n] = '\0';
-	/* cheap filter: every marker names a message, mail, header or copy */
-	if (!memmem(low, n, "messag", 6) && !memmem(low, n, "mail", 4) && !memmem(low, n, "header", 6) &&
-	    !memmem(low, n, "copy", 4) && !memmem(low, n, "transcript", 10))
-		return BS_MARK_NONE;
-	static const struct { const char *s; int kind; } tab[] = {
-		{ "below this line is a copy of the message", BS_MARK_QMAIL },
-		{ "this is a copy of the message", BS_MARK_EXIM },
-		{ "this is a copy of your message", BS_MARK_EXIM },
-		{ "original message follows", BS_MARK_SENDMAIL },
-		{ "unsent message follows", BS_MARK_SENDMAIL },
-		{ "unsent message below", BS_MARK_SENDMAIL },
-		{ "transcript of session follows", BS_MARK_SENDMAIL },
-		{ "original message headers", BS_MARK_EXCHANGE },
-		{ "following header fields", BS_MARK_NOTES },
-		{ "returned message", BS_MARK_GENERIC },
-		{ "returned mail", BS_MARK_GENERIC },
-		{ "message headers follow", BS_MARK_GENERIC },
-		{ "message header follows", BS_MARK_GENERIC },
-		{ "header of the original message", BS_MARK_GENERIC },
-		{ "copy of the original message", BS_MARK_GENERIC },
-		{ "header of the source mail", BS_MARK_GENERIC },
-		{ "lines of the message follow", BS_MARK_GENERIC },
-		{ "message text follows", BS_MARK_GENERIC },
-		{ "your message reads", BS_MARK_GENERIC },
-		{ "original message", BS_MARK_GENERIC },
+#define M(s, kind, anchor) { s, sizeof(s) - 1, kind, anchor }
+	static const struct { const char *s; uint8_t len, kind, anchor; } tab[] = {
+		M("below this line is a copy of the message", BS_MARK_QMAIL, A_COPY),
+		M("this is a copy of the message", BS_MARK_EXIM, A_COPY),
+		M("this is a copy of your message", BS_MARK_EXIM, A_COPY),
+		M("original message follows", BS_MARK_SENDMAIL, A_MSG),
+		M("unsent message follows", BS_MARK_SENDMAIL, A_MSG),
+		M("unsent message below", BS_MARK_SENDMAIL, A_MSG),
+		M("transcript of session follows", BS_MARK_SENDMAIL, A_SCRIPT),
+		M("original message headers", BS_MARK_EXCHANGE, A_MSG),
+		M("following header fields", BS_MARK_NOTES, A_HDR),
+		M("returned message", BS_MARK_GENERIC, A_MSG),
+		M("returned mail", BS_MARK_GENERIC, A_MAIL),
+		M("message headers follow", BS_MARK_GENERIC, A_MSG),
+		M("message header follows", BS_MARK_GENERIC, A_MSG),
+		M("header of the original message", BS_MARK_GENERIC, A_HDR),
+		M("copy of the original message", BS_MARK_GENERIC, A_COPY),
+		M("header of the source mail", BS_MARK_GENERIC, A_HDR),
+		M("lines of the message follow", BS_MARK_GENERIC, A_MSG),
+		M("message text follows", BS_MARK_GENERIC, A_MSG),
+		M("your message reads", BS_MARK_GENERIC, A_MSG),
+		M("original message", BS_MARK_GENERIC, A_MSG),
 	};
+#undef M
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (memmem(low, n, tab[i].s, strlen(tab[i].s)))
+		if ((anchors & tab[i].anchor) && memmem(low, n, tab[i].s, tab[i].len))
 			return tab[i].kind;
 	return BS_MARK_NONE;
 }
