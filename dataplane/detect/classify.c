@@ -350,9 +350,27 @@ static void count_rates(struct bs_classifier *c, struct bs_cls_txn *ct, const st
 
 /* ---------- verdicts ---------- */
 
+static void rule_reasons(const struct bs_classifier *c, const struct bs_scan_hits *h, struct bs_verdict *v,
+			 bool content_only)
+{
+	for (uint16_t i = 0; i < h->n_hits && v->n_reasons < BS_MAX_REASONS; i++) {
+		const struct bs_rule *r = &c->rs->rules[h->rule[i]];
+		bool content_rule = r->signal == BS_SIG_SPAM_CONTENT || r->signal == BS_SIG_URI_LIST;
+		if (r->weight <= 0 || (content_only && !content_rule))
+			continue;
+		char buf[BS_REASON_MAX];
+		snprintf(buf, sizeof buf, "rule:%u:%s", r->id, bs_signal_name((enum bs_signal)r->signal));
+		add_reason(v, buf, NULL, 0);
+	}
+}
+
+/* Reasons after the deciding signal: for a content verdict its rules,
+ * then the evidence that made the message a bounce, then other rules. */
 static void kind_reasons(const struct bs_classifier *c, const struct bs_cls_txn *ct, const struct bs_txn *t,
 			 const struct bs_msg_facts *f, const struct bs_scan_hits *h, struct bs_verdict *v)
 {
+	if (ct->content)
+		rule_reasons(c, h, v, true);
 	if (ct->kind == BS_KIND_BOUNCE) {
 		if (t->null_sender)
 			add_reason(v, "null-sender", NULL, 0);
@@ -366,17 +384,10 @@ static void kind_reasons(const struct bs_classifier *c, const struct bs_cls_txn 
 			add_reason(v, "x-failed-recipients", NULL, 0);
 		if (f->inline_marker)
 			add_reason(v, "inline-original", NULL, 0);
+		if (ct->list_score >= CONCLUSIVE && ct->bounce_score < CONCLUSIVE)
+			add_reason(v, "list-response", NULL, 0);
 	}
-	if (ct->kind == BS_KIND_BOUNCE && ct->list_score >= CONCLUSIVE && ct->bounce_score < CONCLUSIVE)
-		add_reason(v, "list-response", NULL, 0);
-	for (uint16_t i = 0; i < h->n_hits && v->n_reasons < BS_MAX_REASONS; i++) {
-		const struct bs_rule *r = &c->rs->rules[h->rule[i]];
-		if (r->weight <= 0)
-			continue;
-		char buf[BS_REASON_MAX];
-		snprintf(buf, sizeof buf, "rule:%u:%s", r->id, bs_signal_name((enum bs_signal)r->signal));
-		add_reason(v, buf, NULL, 0);
-	}
+	rule_reasons(c, h, v, false);
 }
 
 static bool finish(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_txn *t, const struct bs_msg_facts *f,

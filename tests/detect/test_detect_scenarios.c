@@ -463,7 +463,7 @@ static void test_config_errors(void)
 	struct bs_detect_config cfg;
 	base_config(&cfg);
 	cfg.home_nets[cfg.n_home_nets++] = "10.0.0.0/40";
-	expect_create_error(&cfg, "--home-net: network '10.0.0.0/40'");
+	expect_create_error(&cfg, "--home-net: '10.0.0.0/40'");
 	base_config(&cfg);
 	cfg.home_domains[cfg.n_home_domains++] = "bad domain";
 	expect_create_error(&cfg, "--home-domain");
