@@ -319,6 +319,170 @@ static void test_errors(void)
 	bs_rules_free(NULL);
 }
 
+/* ---- hostile input: mutated rule files, bundles and messages ---- */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)rng;
+}
+
+static void write_file(const char *p, const void *b, size_t n)
+{
+	FILE *f = fopen(p, "wb");
+	if (f) {
+		fwrite(b, 1, n, f);
+		fclose(f);
+	}
+}
+
+static void mutate(uint8_t *b, size_t *n, size_t cap)
+{
+	int k = 1 + rnd() % 4;
+	while (k--) {
+		switch (rnd() % 4) {
+		case 0:
+			if (*n)
+				b[rnd() % *n] = (uint8_t)rnd();
+			break;
+		case 1:
+			if (*n)
+				b[rnd() % *n] = "\"/\\#@ \n\r\0xi"[rnd() % 11];
+			break;
+		case 2:
+			if (*n)
+				*n = rnd() % *n;
+			break;
+		case 3:
+			if (*n < cap) {
+				size_t at = *n ? rnd() % *n : 0;
+				memmove(b + at + 1, b + at, *n - at);
+				b[at] = (uint8_t)rnd();
+				(*n)++;
+			}
+			break;
+		}
+	}
+}
+
+static const char hostile_base[] =
+	"list w nocase \"alpha\" \"beta\"\n"
+	"rule 1 header:subject bounce-header 50 \"Undelivered\"i \"s\"\n"
+	"rule 2 body legacy-bounce-text 100 /mail system at \\S+/i \"b\" depth 400\n"
+	"rule 3 dsn dsn-structure 100 /^Action:\\s*failed/im \"d\"\n"
+	"rule 4 orig_headers spam-content 30 @w \"o\"\n"
+	"rule 5 helo not-bounce 0 \"mx\" \"h\"\n";
+
+static uint64_t fnv(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void test_hostile(void)
+{
+	char dir[] = "/tmp/bs-test-rules-hostile-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	char rp[256], bp[256];
+	snprintf(rp, sizeof(rp), "%s/h.rules", dir);
+	snprintf(bp, sizeof(bp), "%s/h.bsr", dir);
+	char err[2048];
+	uint8_t buf[4096];
+	unsigned ok = 0, bad = 0;
+	for (int it = 0; it < 400; it++) {
+		size_t n = sizeof(hostile_base) - 1;
+		memcpy(buf, hostile_base, n);
+		mutate(buf, &n, sizeof(buf));
+		write_file(rp, buf, n);
+		struct bs_ruleset *rs = NULL;
+		err[0] = 0;
+		int rc = bs_rules_load_file(rp, false, &rs, err, sizeof(err));
+		if (rc == 0) {
+			ok++;
+			CHECK(rs != NULL, "loaded set");
+			bs_rules_free(rs);
+		} else {
+			bad++;
+			CHECK(rs == NULL && !strncmp(err, rp, strlen(rp)) && err[strlen(rp)] == ':',
+			      "error names the file: '%s'", err);
+		}
+	}
+	CHECK(ok > 0 && bad > 0, "mutations gave both outcomes (%u ok, %u bad)", ok, bad);
+
+	/* bundles with a byte changed and the checksum made to match, so the
+	 * reader's own bounds checks and Hyperscan's checks are what stop it */
+	struct bs_ruleset *rs = NULL;
+	write_file(rp, hostile_base, sizeof(hostile_base) - 1);
+	CHECK(bs_rules_load_file(rp, false, &rs, err, sizeof(err)) == 0, "%s", err);
+	if (rs && bs_rules_save_bundle(rs, bp, err, sizeof(err)) == 0) {
+		size_t len;
+		uint8_t *orig = slurp(bp, &len);
+		uint8_t *m = malloc(len + 1);
+		const size_t hdr = 8 + 4 * 7 + 8 + 8;
+		unsigned loaded = 0, refused = 0;
+		for (int it = 0; orig && m && it < 600; it++) {
+			memcpy(m, orig, len);
+			size_t at = hdr + rnd() % (len - hdr);
+			m[at] ^= (uint8_t)(1u << (rnd() % 8));
+			if (it % 3 == 0)   /* sometimes a count or length field */
+				m[8 + 4 * (1 + rnd() % 6)] ^= (uint8_t)(1u << (rnd() % 8));
+			uint64_t h = fnv(m + hdr, len - hdr);
+			memcpy(m + hdr - 8, &h, 8);
+			write_file(bp, m, len);
+			struct bs_ruleset *back = NULL;
+			if (bs_rules_load_bundle(bp, &back, err, sizeof(err)) == 0) {
+				loaded++;
+				struct hits hh;
+				scan_text(back, "Subject: Undelivered\n\nmail system at host\n", &hh);
+				bs_rules_free(back);
+			} else {
+				refused++;
+				CHECK(back == NULL && !strncmp(err, bp, strlen(bp)), "bundle error names the file: %s", err);
+			}
+		}
+		CHECK(refused > 0, "corrupted bundles refused (%u loaded, %u refused)", loaded, refused);
+		free(orig);
+		free(m);
+	}
+
+	/* messages: garbage and mutations of the sample bounce */
+	size_t slen;
+	uint8_t *sample = slurp(path("msgs/postfix-bounce.eml"), &slen);
+	uint8_t *mm = malloc(slen + 64);
+	for (int it = 0; rs && sample && mm && it < 400; it++) {
+		size_t n;
+		if (it % 4 == 0) {
+			n = rnd() % 3000;
+			for (size_t i = 0; i < n && i < slen + 64; i++)
+				mm[i] = (uint8_t)rnd();
+			if (n > slen + 64)
+				n = slen + 64;
+		} else {
+			n = slen;
+			memcpy(mm, sample, slen);
+			mutate(mm, &n, slen + 64);
+		}
+		hs_scratch_t *scratch = NULL;
+		bs_rules_alloc_scratch(rs, &scratch, err, sizeof(err));
+		struct hits hh = { 0 };
+		CHECK(bs_rules_scan_message(rs, scratch, mm, n, on_hit, &hh, err, sizeof(err)) == 0, "scan: %s", err);
+		hs_free_scratch(scratch);
+	}
+	free(mm);
+	free(sample);
+	bs_rules_free(rs);
+	unlink(rp);
+	unlink(bp);
+	rmdir(dir);
+}
+
 static void test_default(void)
 {
 	setenv("BACKSTOP_RULES", "/some/where.rules", 1);
@@ -369,6 +533,7 @@ int main(int argc, char **argv)
 		bs_rules_free(native);
 	}
 	test_errors();
+	test_hostile();
 	test_default();
 	bs_rules_free(rs);
 	if (failures) {
