@@ -40,6 +40,7 @@ struct bs_enforcer {
 	int ncpu;
 	int sess_batch;                /* 1: kernel takes batched updates */
 	int tracking;                  /* expiry heap in use */
+	uint64_t vanished;             /* tracked entries gone before their expiry */
 	struct bs_expiry_heap exp;
 };
 
@@ -484,6 +485,11 @@ int bs_enforcer_track_expiry(struct bs_enforcer *e, uint32_t capacity, char *err
 	return 0;
 }
 
+uint64_t bs_enforcer_vanished(const struct bs_enforcer *e)
+{
+	return e->vanished;
+}
+
 uint64_t bs_enforcer_expiry_overflow(const struct bs_enforcer *e)
 {
 	return e->tracking ? e->exp.overflow : 0;
@@ -655,9 +661,11 @@ int bs_enforcer_sweep_some(struct bs_enforcer *e, uint64_t now_ns, unsigned budg
 		int fd = e->fd[it->map_id];
 		/* an LPM lookup may answer with a covering prefix: shaping
 		 * values carry their own prefix length to tell */
-		if (bpf_map_lookup_elem(fd, &it->key, &v) == 0 && entry_expired(it->map_id, &v, now_ns) &&
-		    (it->map_id != BS_MAPID_SRC_SHAPE || v.s.key_plen == it->key.l.prefixlen) &&
-		    bpf_map_delete_elem(fd, &it->key) == 0)
+		int found = bpf_map_lookup_elem(fd, &it->key, &v) == 0 &&
+			    (it->map_id != BS_MAPID_SRC_SHAPE || v.s.key_plen == it->key.l.prefixlen);
+		if (!found)
+			e->vanished++; /* LRU eviction, or an operator's del/flush */
+		else if (entry_expired(it->map_id, &v, now_ns) && bpf_map_delete_elem(fd, &it->key) == 0)
 			removed++;
 		bs_expiry_pop(&e->exp);
 	}

@@ -60,6 +60,10 @@ int bs_enforcer_sweep_some(struct bs_enforcer *e, uint64_t now_ns, unsigned budg
  * full sweep when a map fills (counted: bs_enforcer_expiry_overflow). */
 int bs_enforcer_track_expiry(struct bs_enforcer *e, uint32_t capacity, char *err, size_t errlen);
 uint64_t bs_enforcer_expiry_overflow(const struct bs_enforcer *e);
+/* Tracked entries found gone when their expiry came: evicted by the
+ * session map's LRU when full (the kernel does not count evictions), or
+ * deleted by an operator first. */
+uint64_t bs_enforcer_vanished(const struct bs_enforcer *e);
 
 /* Entries, as the CLI lists them. */
 enum bs_entry_kind {

@@ -254,6 +254,7 @@ void bs_enforce_thread_stats(struct bs_enforce_thread *t, void (*line)(void *ctx
 	line(ctx, "entries_swept", READ(t->swept));
 	line(ctx, "sweep_errors", READ(t->sweep_errors));
 	line(ctx, "expiry_untracked", bs_enforcer_expiry_overflow(t->enf));
+	line(ctx, "evicted_before_expiry", bs_enforcer_vanished(t->enf));
 	line(ctx, "sched_priority", (uint64_t)t->sched);
 	line(ctx, "latency_samples", READ(t->lat_n));
 	line(ctx, "latency_p50_ns", bs_enforce_thread_latency(t, 0.50));
