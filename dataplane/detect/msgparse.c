@@ -71,6 +71,8 @@ struct bs_msgparse {
 	uint8_t armed_lines;
 	uint8_t armed_marker;        /* enum bs_inline_marker that armed the search */
 	uint8_t orig_indent;         /* indent stripped from an inline original's lines */
+	bool armed_weak;             /* the marker needs a confirmed header run */
+	bool tent_after_marker;      /* the held run follows a (weak) marker */
 	uint8_t tent_known;
 	bool tent_strong;
 	uint16_t tent_len;
@@ -670,7 +672,12 @@ static bool tent_add(struct bs_msgparse *mp, const uint8_t *line, size_t n)
 
 static void tent_confirm(struct bs_msgparse *mp)
 {
-	orig_begin(mp, BS_ORIG_INLINE_HEADERS);
+	if (mp->tent_after_marker) {
+		mp->f->inline_marker = mp->armed_marker;
+		orig_begin(mp, BS_ORIG_INLINE_MARKER);
+	} else {
+		orig_begin(mp, BS_ORIG_INLINE_HEADERS);
+	}
 	mp->tx = TX_ORIG_HDR;
 	size_t s = 0;
 	for (size_t i = 0; i < mp->tent_len && mp->tx == TX_ORIG_HDR; i++)
@@ -718,7 +725,7 @@ static bool text_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, uns
 	case TX_ARMED:
 		if (flags != BS_LINE_END || n == 0)
 			return false;    /* pieces of long lines and blank lines decide nothing */
-		if (mp->tx == TX_ARMED) {
+		if (mp->tx == TX_ARMED && !mp->armed_weak) {
 			size_t ind = 0;
 			while (ind < n && ind < 16 && (line[ind] == ' ' || line[ind] == '\t'))
 				ind++;
@@ -737,6 +744,7 @@ static bool text_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, uns
 			}
 		}
 		if (bs_hdr_is_field(line, n, &nl) && (kind = bs_orig_field_kind((const char *)line, nl))) {
+			mp->tent_after_marker = mp->tx == TX_ARMED;
 			mp->tent_len = 0;
 			mp->tent_known = 1;
 			mp->tent_strong = kind == BS_OFK_STRONG;
@@ -744,7 +752,8 @@ static bool text_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, uns
 			mp->tx = TX_TENT;
 			return false;
 		}
-		int m = bs_inline_marker_kind((const char *)line, n);
+		bool weak;
+		int m = bs_inline_marker_kind((const char *)line, n, &weak);
 		if (m) {
 			if (!mp->f->inline_marker) {
 				mp->f->inline_marker = (uint8_t)m;
@@ -752,6 +761,7 @@ static bool text_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, uns
 			}
 			mp->tx = TX_ARMED;
 			mp->armed_marker = (uint8_t)m;
+			mp->armed_weak = weak;
 			mp->armed_lines = TX_ARMED_LINES;
 			return false;
 		}

@@ -26,8 +26,9 @@ int bs_orig_field_kind(const char *name, size_t nlen)
 	return BS_OFK_NONE;
 }
 
-int bs_inline_marker_kind(const char *line, size_t n)
+int bs_inline_marker_kind(const char *line, size_t n, bool *weak)
 {
+	*weak = false;
 	char low[161];
 	/* marker lines are short; long lines are prose or encoded data */
 	if (n < 10 || n > 160)
@@ -71,12 +72,16 @@ int bs_inline_marker_kind(const char *line, size_t n)
 		M("lines of the message follow", BS_MARK_GENERIC, A_MSG),
 		M("message text follows", BS_MARK_GENERIC, A_MSG),
 		M("your message reads", BS_MARK_GENERIC, A_MSG),
-		M("original message", BS_MARK_GENERIC, A_MSG),
+		M("original message", BS_MARK_GENERIC, A_MSG),   /* last: weak, see below */
 	};
 #undef M
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if ((anchors & tab[i].anchor) && memmem(low, n, tab[i].s, tab[i].len))
+		if ((anchors & tab[i].anchor) && memmem(low, n, tab[i].s, tab[i].len)) {
+			/* a bare "original message" also introduces quoted replies
+			 * (Outlook's "-----Original Message-----" From/Sent/To) */
+			*weak = i == sizeof(tab) / sizeof(tab[0]) - 1;
 			return tab[i].kind;
+		}
 	return BS_MARK_NONE;
 }
 

@@ -455,6 +455,14 @@ static void test_not_bounce(void)
 	CHECK_STR(f.list_id, "<team.example.org>");
 	CHECK_STR(f.message_id, "<h@example.org>");
 	CHECK(bs_fact_known(&f, BS_FACT_LIST_HEADER));
+	/* a quoted reply after Outlook's "Original Message" line is not a returned original */
+	static const char reply[] =
+		"From: a@example.org\nSubject: RE: plan\n\nSounds good.\n\n-----Original Message-----\n"
+		"From: Bob [mailto:bob@example.com]\nSent: Monday, 30 November 2026 10:00\nTo: a@example.org\n"
+		"Subject: plan\n\nShall we?\n";
+	parse_checked(reply, &f, &k);
+	CHECK(f.orig_how == BS_ORIG_NONE);
+	CHECK(f.inline_marker == BS_MARK_GENERIC);
 }
 
 /* auto-replies and read receipts are labelled by their headers / parts */
