@@ -26,19 +26,23 @@ static void print_summary(FILE *f, const struct bs_ruleset *rs)
 		rs->native ? "native" : "generic");
 	if (rs->compile_seconds > 0)
 		fprintf(f, ", compiled in %.3f s", rs->compile_seconds);
-	fprintf(f, "\n%-32s %6s %10s %12s\n", "scope", "rules", "db bytes", "stream state");
+	int w = 12;   /* widest scope name, for a straight table */
+	for (uint32_t i = 0; i < rs->n_fields; i++)
+		if ((int)strlen(rs->fields[i].name) + 7 > w)
+			w = (int)strlen(rs->fields[i].name) + 7;
+	fprintf(f, "\n%-*s %6s %10s %12s\n", w, "scope", "rules", "db bytes", "stream state");
 	size_t total_db = 0;
 	for (int s = 0; s < BS_SCOPE_MAX; s++) {
 		if (s == BS_SCOPE_HEADER_FIELD || !rs->n_rules_scope[s])
 			continue;
-		fprintf(f, "%-32s %6u %10zu %12zu\n", bs_scope_name(s), rs->n_rules_scope[s], rs->db_size[s],
+		fprintf(f, "%-*s %6u %10zu %12zu\n", w, bs_scope_name(s), rs->n_rules_scope[s], rs->db_size[s],
 			rs->stream_state_size[s]);
 		total_db += rs->db_size[s];
 	}
 	for (uint32_t i = 0; i < rs->n_fields; i++) {
 		char name[80];
 		snprintf(name, sizeof(name), "header:%s", rs->fields[i].name);
-		fprintf(f, "%-32s %6u %10zu %12s\n", name, rs->fields[i].n_rules, rs->fields[i].db_size, "-");
+		fprintf(f, "%-*s %6u %10zu %12s\n", w, name, rs->fields[i].n_rules, rs->fields[i].db_size, "-");
 		total_db += rs->fields[i].db_size;
 	}
 	fprintf(f, "total database bytes %zu, stream state per transaction %zu bytes\n", total_db,
@@ -134,6 +138,14 @@ static int cmd_dump(int argc, char **argv)
 	if (bs_rules_is_bundle(argv[1]))
 		printf("bundle %s (format 1, built from %s, %s)\n", argv[1], rs->source, hs_version());
 	print_summary(stdout, rs);
+	/* what each database was built for (a bundle's platform check) */
+	for (int s = 0; s < BS_SCOPE_MAX; s++) {
+		char *info = NULL;
+		if (rs->db[s] && hs_database_info(rs->db[s], &info) == HS_SUCCESS) {
+			printf("database %-12s %s\n", bs_scope_name(s), info);
+			free(info);
+		}
+	}
 	printf("%-10s %-18s %-20s %6s %-5s %s\n", "id", "scope", "signal", "weight", "kind", "name  [source]");
 	for (uint32_t i = 0; i < rs->n_rules; i++) {
 		const struct bs_rule *r = &rs->rules[i];
