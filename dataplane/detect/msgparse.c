@@ -32,6 +32,7 @@ struct mp_frame {                /* an open multipart */
 	uint8_t blen;
 	uint8_t cand_len;            /* unmatched "--x" line in the preamble (broken MIME) */
 	bool seen_part;
+	bool digest;                 /* multipart/digest (RFC 2046 5.1.5) */
 	char boundary[BS_MSGPARSE_BOUNDARY_MAX];
 	char cand[BS_MSGPARSE_BOUNDARY_MAX];
 };
@@ -42,6 +43,7 @@ struct mp_entity {               /* the entity whose header layer 1 is reading *
 	uint8_t cte;                 /* enum bs_cte */
 	uint8_t blen;
 	bool top, orig;              /* top header / header of an embedded message */
+	bool digest;                 /* multipart/digest: parts default to message/rfc822 */
 	uint16_t nfields;
 	char boundary[BS_MSGPARSE_BOUNDARY_MAX];
 };
@@ -183,8 +185,15 @@ static void parse_ctype(struct bs_msgparse *mp, struct mp_entity *e, const char 
 		{ "message/global-delivery-status", BS_CT_MESSAGE_DELIVERY_STATUS },
 		{ "message/disposition-notification", BS_CT_MESSAGE_DISPOSITION_NOTIFICATION },
 		{ "message/global-disposition-notification", BS_CT_MESSAGE_DISPOSITION_NOTIFICATION },
+		/* seen in bounces: the first fragment of a partial message
+		 * carries the original's header; misspelt types */
+		{ "message/partial", BS_CT_MESSAGE_RFC822 },
+		{ "message/rfc822-headers", BS_CT_TEXT_RFC822_HEADERS },
+		{ "message/xdelivery-status", BS_CT_MESSAGE_DELIVERY_STATUS },
+		{ "multipart/digest", BS_CT_MULTIPART_OTHER },
 	};
 	e->ctype = BS_CT_OTHER;
+	e->digest = hn(v, k, "multipart/digest");
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (hn(v, k, tab[i].t)) {
 			e->ctype = tab[i].ct;
@@ -464,6 +473,7 @@ static void ent_reset(struct bs_msgparse *mp, bool top, bool orig)
 	e->report_type = BS_RT_NONE;
 	e->cte = BS_CTE_IDENTITY;
 	e->blen = 0;
+	e->digest = false;
 	e->top = top;
 	e->orig = orig;
 	e->nfields = 0;
@@ -811,6 +821,7 @@ static void body_begin(struct bs_msgparse *mp)
 			memcpy(fr->boundary, e->boundary, e->blen);
 			fr->blen = e->blen;
 			fr->seen_part = false;
+			fr->digest = e->digest;
 			fr->cand_len = 0;
 			if (mp->depth > f->max_depth)
 				f->max_depth = mp->depth;
@@ -922,6 +933,8 @@ static void boundary_hit(struct bs_msgparse *mp, unsigned k, bool close)
 		mp->depth = (uint8_t)(k + 1);
 		mp->state = L1_PART_HDR;
 		ent_reset(mp, false, false);
+		if (mp->fr[k].digest)
+			mp->ent.ctype = BS_CT_MESSAGE_RFC822;
 	}
 }
 

@@ -535,6 +535,17 @@ static void test_tolerance(void)
 	CHECK(f.flags & BS_MF_MBOX_FROM);
 	CHECK_STR(f.subject, "s");
 	CHECK(!strcmp(capture(m4, BS_SCOPE_BODY), "this is body text\n"));
+	/* multipart/digest: a part without Content-Type is a message */
+	static const char dig[] = "Content-Type: multipart/digest; boundary=d\n\n--d\n\n"
+		"Message-ID: <dig@x>\nReceived: from a by b\n\nbody\n--d--\n";
+	parse_checked(dig, &f, &k);
+	CHECK(f.orig_how == BS_ORIG_RFC822);
+	CHECK_STR(f.orig_message_id, "<dig@x>");
+	/* message/partial (first fragment) carries the original's header */
+	static const char part[] = "Content-Type: multipart/mixed; boundary=p\n\n--p\n"
+		"Content-Type: message/partial; id=\"x\"; number=1\n\nMessage-ID: <frag@x>\nSubject: s\n\nbody\n--p--\n";
+	parse_checked(part, &f, &k);
+	CHECK_STR(f.orig_message_id, "<frag@x>");
 	/* header only, no body, no final line end */
 	static const char m5[] = "Subject: only header";
 	parse_checked(m5, &f, &k);
