@@ -946,6 +946,15 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 			anomaly(s, BS_ANOM_UNPAIRED_REPLY);
 		}
 	}
+	if (e->cmd == C_DATA && code != 354 && s->q_len >= 2 &&
+	    s->q[(s->q_head + 1) % BS_SMTP_PENDING_MAX].cmd == C_EOD) {
+		/* the client sent the whole message, so the 354 came and was
+		 * lost (gap): this reply is for the end of data */
+		uint8_t k = e->slot;
+		q_pop(s);
+		slot_unref(s, k);
+		e = q_first(s);
+	}
 	struct pending ent = *e;
 	q_pop(s);
 	struct bs_txn *t = slot_txn(s, ent.slot);
@@ -1104,6 +1113,25 @@ void bs_smtp_session_init(struct bs_smtp_session *s, const struct bs_smtp_hooks 
 		q_push(s, C_CONNECT, NOSLOT, NO_RCPT, 0);
 }
 
+/* After a gap we drop bytes up to the next line end, unless the first bytes
+ * after the hole plainly start a line (segments usually end at line ends). */
+static bool looks_like_reply(const uint8_t *p, uint32_t n)
+{
+	return n >= 4 && p[0] >= '1' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
+	       p[2] <= '9' && (p[3] == ' ' || p[3] == '-' || p[3] == '\r' || p[3] == '\n');
+}
+
+static bool looks_like_command(const uint8_t *p, uint32_t n)
+{
+	const uint8_t *e = memchr(p, '\n', n);
+	size_t len = e ? (size_t)(e - p) : n, vlen;
+	bool plausible;
+	if (!e && n < 10)
+		return false; /* too little to tell */
+	return verb_of((const char *)p, len, &vlen, &plausible) != C_UNKNOWN &&
+	       (vlen == len || p[vlen] == ' ' || p[vlen] == '\r');
+}
+
 static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 {
 	while (n) {
@@ -1146,6 +1174,8 @@ static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 			break;
 		}
 		case M_CMD: {
+			if (s->cl.discard && looks_like_command(p, n))
+				s->cl.discard = 0;
 			if (s->starttls_sent && p[0] == 0x16 && s->cl.len == 0) {
 				/* a TLS record right after STARTTLS: the 220 was not
 				 * parsed yet (or lost); the session is encrypted now */
@@ -1170,6 +1200,8 @@ static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 
 static void server_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 {
+	if (s->sv.discard && looks_like_reply(p, n))
+		s->sv.discard = 0;
 	while (n && s->cmode != M_TLS && s->cmode != M_DEAD) {
 		const char *l;
 		size_t len;
@@ -1258,6 +1290,12 @@ void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n)
 	s->cl.len = 0;
 	s->cl.overflow = 0;
 	s->cl.discard = 1;
+}
+
+void bs_smtp_flag(struct bs_smtp_session *s, uint32_t anom)
+{
+	if (!s->ended && s->cmode != M_TLS)
+		anomaly(s, anom);
 }
 
 void bs_smtp_session_end(struct bs_smtp_session *s, uint32_t anom, uint64_t ts_ns)

@@ -74,6 +74,9 @@ void bs_smtp_data(struct bs_smtp_session *s, bool from_client, const uint8_t *p,
 		  uint64_t ts_ns);
 /* `n` bytes of one direction are missing (reassembly gap). */
 void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n);
+/* Anomaly bits seen below the parser (e.g. BS_ANOM_OVERLAP_MISMATCH from
+ * reassembly): added to the open transaction, else to the next one. */
+void bs_smtp_flag(struct bs_smtp_session *s, uint32_t anom);
 /* The session ends (FIN both ways, RST, timeout, eviction, shutdown): the
  * open transaction (if any) is finished and handed to txn_end. `anom` bits
  * (e.g. BS_ANOM_TIMEOUT) are added to it. */

@@ -564,6 +564,21 @@ static void test_gaps(void)
 	CHECK_EQ(R.st.gaps, 1);
 	rec_free(&R);
 
+	/* a hole that ends at a line start: the next command is read at once */
+	rec_init(&R, false);
+	rec_hello(&R, "");
+	C(&R, "MAIL FROM:<a@x>\r\n");
+	S(&R, "250 ok\r\n");
+	bs_smtp_gap(R.s, true, 22);
+	C(&R, "RCPT TO:<e@f>\r\n");
+	S(&R, "250 ok\r\n");
+	rec_end(&R, 0);
+	CHECK_EQ(R.n_ended, 1);
+	CHECK_EQ(R.ended[0]->n_rcpt, 1);
+	CHECK_STR(R.ended[0]->rcpt[0].addr, "e@f");
+	CHECK_EQ(R.ended[0]->rcpt[0].code, 250);
+	rec_free(&R);
+
 	/* server gap: the partial reply line is dropped, the next line pairs */
 	rec_init(&R, false);
 	rec_hello(&R, "");
@@ -631,6 +646,29 @@ static void test_gaps(void)
 	CHECK_EQ(R.st.commands, 5); /* EHLO MAIL RCPT DATA QUIT: back in sync */
 	rec_free(&R);
 
+	/* the 354 was lost: the reply after the message is for its end */
+	rec_init(&R, false);
+	rec_hello(&R, "");
+	C(&R, "MAIL FROM:<a@x>\r\n");
+	S(&R, "250 ok\r\n");
+	C(&R, "RCPT TO:<b@y>\r\n");
+	S(&R, "250 ok\r\n");
+	C(&R, "DATA\r\n");
+	bs_smtp_gap(R.s, false, 20);
+	C(&R, "Subject: no 354\r\n\r\nb\r\n.\r\n");
+	S(&R, "250 queued\r\n");
+	C(&R, "QUIT\r\n");
+	S(&R, "221 bye\r\n");
+	rec_end(&R, 0);
+	CHECK_EQ(R.n_ended, 1);
+	t = R.ended[0];
+	CHECK_EQ(t->data_code, 250);
+	CHECK_EQ(t->data_complete, 1);
+	CHECK_STR(t->subject, "no 354");
+	CHECK_EQ(t->anomalies, BS_ANOM_GAP);
+	CHECK_EQ(R.st.unpaired_replies, 0);
+	rec_free(&R);
+
 	/* gap in the header block: the partial field is dropped */
 	rec_init(&R, false);
 	rec_hello(&R, "");
@@ -648,6 +686,25 @@ static void test_gaps(void)
 	CHECK_EQ(R.n_ended, 1);
 	CHECK_STR(R.ended[0]->subject, "");
 	CHECK_STR(R.ended[0]->message_id, "<m@x>");
+	rec_free(&R);
+}
+
+static void test_flag(void)
+{
+	rec_init(&R, false);
+	rec_hello(&R, "");
+	bs_smtp_flag(R.s, BS_ANOM_OVERLAP_MISMATCH); /* between transactions: the next one */
+	C(&R, "MAIL FROM:<a@x>\r\n");
+	S(&R, "250 ok\r\n");
+	C(&R, "RSET\r\n");
+	S(&R, "250 ok\r\n");
+	C(&R, "MAIL FROM:<b@x>\r\n");
+	bs_smtp_flag(R.s, BS_ANOM_GAP);              /* inside: this one */
+	S(&R, "250 ok\r\n");
+	rec_end(&R, 0);
+	CHECK_EQ(R.n_ended, 2);
+	CHECK_EQ(R.ended[0]->anomalies, BS_ANOM_OVERLAP_MISMATCH);
+	CHECK_EQ(R.ended[1]->anomalies, BS_ANOM_GAP | BS_ANOM_INCOMPLETE);
 	rec_free(&R);
 }
 
@@ -798,6 +855,7 @@ int main(void)
 	test_long_lines();
 	test_gaps();
 	test_midstream();
+	test_flag();
 	test_unrecorded_and_limits();
 	return t_report("test_smtp");
 }
