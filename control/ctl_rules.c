@@ -17,7 +17,8 @@ static void usage(FILE *f)
 		"usage: backstopctl rules check FILE\n"
 		"       backstopctl rules compile FILE -o BUNDLE [--native]\n"
 		"       backstopctl rules dump FILE|BUNDLE\n"
-		"       backstopctl rules scan [--tsv] [--bench N] FILE|BUNDLE MESSAGE...\n");
+		"       backstopctl rules scan [--tsv] [--bench N] [--helo H] [--mail-from A] [--rcpt-to A]\n"
+		"                              FILE|BUNDLE MESSAGE...\n");
 }
 
 static void print_summary(FILE *f, const struct bs_ruleset *rs)
@@ -371,10 +372,17 @@ static int cmd_scan(int argc, char **argv)
 {
 	bool tsv = false;
 	long bench = 0;
+	const char *env[BS_SCOPE_MAX] = { 0 };   /* envelope values given on the command line */
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--tsv"))
 			tsv = true;
+		else if (!strcmp(argv[i], "--helo") && i + 1 < argc)
+			env[BS_SCOPE_HELO] = argv[++i];
+		else if (!strcmp(argv[i], "--mail-from") && i + 1 < argc)
+			env[BS_SCOPE_MAIL_FROM] = argv[++i];
+		else if (!strcmp(argv[i], "--rcpt-to") && i + 1 < argc)
+			env[BS_SCOPE_RCPT_TO] = argv[++i];
 		else if (!strcmp(argv[i], "--bench") && i + 1 < argc && (bench = atol(argv[i + 1])) > 0)
 			i++;
 		else {
@@ -421,6 +429,10 @@ static int cmd_scan(int argc, char **argv)
 			continue;
 		}
 		struct scan_out o = { .file = bench ? NULL : files[k], .tsv = tsv };
+		for (int sc = 0; sc < BS_SCOPE_MAX; sc++)
+			if (env[sc])
+				bs_rules_scan_block(rs, rs->db[sc], sc, scratch, (const uint8_t *)env[sc], strlen(env[sc]),
+						    on_match, &o);
 		if (bs_rules_scan_message(rs, scratch, buf, len, on_match, &o, err, ERRBUF) < 0) {
 			fprintf(stderr, "%s: %s\n", files[k], err);
 			rc = 1;

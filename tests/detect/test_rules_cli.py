@@ -96,6 +96,10 @@ def good_set(ctl, tmp):
         check(rc == 0, "scan %s: %s" % (src, err))
         ids = set(out.strip().split("\t")[1].split(",")) if "\t" in out else set()
         check(ids == {"101", "102", "201", "301", "401", "501", "802"}, "scan %s: ids %s" % (src, sorted(ids)))
+    rc, out, err = run(ctl, "rules", "scan", "--tsv", "--helo", "mx7.example.org", "--mail-from", "MAILER-DAEMON@x.org",
+                       "--rcpt-to", "prvs=0123456789=bob@example.org", bundle, msg)
+    ids = set(out.strip().split("\t")[1].split(",")) if "\t" in out else set()
+    check(rc == 0 and {"601", "602", "603"} <= ids, "scan with envelope: %s %s" % (out, err))
     rc, out, err = run(ctl, "rules", "scan", bundle, msg)
     check(rc == 0 and re.search(r'rule 101 "Postfix bounce subject" bounce-header \+50 \(header:subject at byte \d+\)', out),
           "scan human form: %s" % out)
