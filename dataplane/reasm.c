@@ -105,6 +105,7 @@ void bs_reasm_dir_init(struct bs_reasm_dir *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->ooo_head = BS_REASM_NONE;
+	d->ooo_tail = BS_REASM_NONE;
 }
 
 static inline uint32_t blk_alloc(struct bs_reasm_pool *pool)
@@ -127,6 +128,8 @@ static void pop_head(struct bs_reasm_pool *pool, struct bs_reasm_dir *d)
 {
 	uint32_t h = d->ooo_head;
 	d->ooo_head = pool->hdr[h].next;
+	if (d->ooo_head == BS_REASM_NONE)
+		d->ooo_tail = BS_REASM_NONE;
 	d->ooo_bytes -= pool->hdr[h].len;
 	d->ooo_blocks--;
 	blk_release(pool, h);
@@ -257,6 +260,8 @@ static uint32_t ooo_walk(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, uin
 					H[i].next = H[prev].next;
 					H[prev].next = i;
 				}
+				if (H[i].next == BS_REASM_NONE)
+					d->ooo_tail = i;
 				prev = i;
 				d->ooo_blocks++;
 				d->ooo_bytes += n;
@@ -267,6 +272,44 @@ static uint32_t ooo_walk(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, uin
 	}
 	if (!store && covered)
 		*flags |= covered == len ? F(BS_REASM_RETRANSMIT) : F(BS_REASM_OVERLAP);
+	return need;
+}
+
+/* Fast path for a segment that starts at or after the end of everything
+ * buffered (or nothing is): no walk, no overlap. Counting pass returns the
+ * blocks needed after filling the tail block when contiguous; the store
+ * pass copies (the caller has checked that they are free). */
+static uint32_t ooo_append(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, uint32_t s,
+			   const uint8_t *p, uint32_t len, bool store)
+{
+	struct blk_hdr *H = pool->hdr;
+	uint32_t t = d->ooo_tail, into_tail = 0, need = 0;
+	if (t != BS_REASM_NONE && H[t].seq + H[t].len == s)
+		into_tail = min_u32(BS_REASM_BLOCK_DATA - H[t].len, len);
+	if (store && into_tail) {
+		memcpy(blk_data(pool, t) + H[t].len, p, into_tail);
+		H[t].len = (uint16_t)(H[t].len + into_tail);
+		d->ooo_bytes += into_tail;
+	}
+	for (uint32_t q = into_tail; q < len;) {
+		uint32_t n = min_u32(len - q, BS_REASM_BLOCK_DATA);
+		need++;
+		if (store) {
+			uint32_t i = blk_alloc(pool);
+			H[i].seq = s + q;
+			H[i].len = (uint16_t)n;
+			H[i].next = BS_REASM_NONE;
+			memcpy(blk_data(pool, i), p + q, n);
+			if (d->ooo_tail == BS_REASM_NONE)
+				d->ooo_head = i;
+			else
+				H[d->ooo_tail].next = i;
+			d->ooo_tail = i;
+			d->ooo_blocks++;
+			d->ooo_bytes += n;
+		}
+		q += n;
+	}
 	return need;
 }
 
@@ -325,6 +368,7 @@ static bool drop_beyond(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, uint
 		}
 		cur = next;
 	}
+	d->ooo_tail = prev;
 	return dropped;
 }
 
@@ -357,7 +401,10 @@ static void place_data(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int d
 			*flags |= F(BS_REASM_OUT_OF_WINDOW);
 			return;
 		}
-		uint32_t need = ooo_walk(pool, d, s, p, len, false, flags);
+		uint32_t t = d->ooo_tail;
+		bool append = t == BS_REASM_NONE || sdiff(s, pool->hdr[t].seq + pool->hdr[t].len) >= 0;
+		uint32_t need = append ? ooo_append(pool, d, s, p, len, false)
+				       : ooo_walk(pool, d, s, p, len, false, flags);
 		if (need == 0 && (*flags & F(BS_REASM_RETRANSMIT)))
 			return; /* wholly buffered already */
 		unsigned cap_flag = 0;
@@ -366,7 +413,10 @@ static void place_data(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int d
 		else if (need > pool->nfree)
 			cap_flag = F(BS_REASM_POOL_EXHAUSTED);
 		if (!cap_flag) {
-			ooo_walk(pool, d, s, p, len, true, flags);
+			if (append)
+				ooo_append(pool, d, s, p, len, true);
+			else
+				ooo_walk(pool, d, s, p, len, true, flags);
 			*flags |= F(BS_REASM_OOO);
 			return;
 		}
@@ -471,6 +521,13 @@ int bs_reasm_dir_validate(const struct bs_reasm_pool *pool, const struct bs_reas
 		first = false;
 		expect_after = H[i].seq + H[i].len;
 		bytes += H[i].len;
+	}
+	uint32_t last = BS_REASM_NONE;
+	for (uint32_t i = d->ooo_head; i != BS_REASM_NONE; i = H[i].next)
+		last = i;
+	if (last != d->ooo_tail) {
+		snprintf(err, errlen, "tail is %u, last block is %u", d->ooo_tail, last);
+		return -1;
 	}
 	if (bytes != d->ooo_bytes || blocks != d->ooo_blocks) {
 		snprintf(err, errlen, "list holds %u bytes in %u blocks, state says %u in %u", bytes, blocks,

@@ -14,7 +14,8 @@
  * so trains of small segments do not each take a block. Inserting walks the
  * list: O(blocks buffered in that direction) per out-of-order segment, which
  * the per-direction cap bounds (256 KiB cap = 128 blocks). In-order segments
- * with nothing buffered cost no walk at all.
+ * with nothing buffered, and out-of-order segments beyond everything
+ * buffered (the rest of a window after one lost packet), cost no walk.
  *
  * Overlap policy: first copy wins (bytes already delivered or buffered are
  * kept; a retransmission carrying different bytes for the same sequence
@@ -89,6 +90,9 @@ struct bs_reasm_dir {
 				  blocks, so 1-byte segments cannot hold 2 KiB
 				  each beyond the cap) */
 	uint16_t pad;
+	uint32_t ooo_tail;     /* last buffered block or NONE: a segment beyond
+				  all buffered data (the usual case after one
+				  lost packet) is appended without a walk */
 };
 
 struct bs_reasm_pool;
