@@ -234,14 +234,39 @@ static bool candidate(const struct bs_cls_txn *ct, const struct bs_txn *t, const
 
 /* ---------- question 2: legitimate or backscatter ---------- */
 
-static bool pair_known(struct bs_classifier *c, struct bs_cls_txn *ct, const char *orig_rcpt, uint32_t now)
+/* Did a home recipient of this bounce send to orig_rcpt? Returns 1 for
+ * the exact pair, 0 when only its domain was written to, -1 for neither
+ * (-2: no address in orig_rcpt). */
+static int pair_known(struct bs_classifier *c, struct bs_cls_txn *ct, const char *orig_rcpt, uint32_t now)
 {
 	char a[BS_ADDR_MAX];
 	if (!bs_addr_extract(orig_rcpt, strlen(orig_rcpt), a, sizeof a))
-		return false;
-	for (int i = 0; i < ct->n_home; i++)
+		return -2;
+	int best = -1;
+	for (int i = 0; i < ct->n_home; i++) {
 		if (bs_ledger_has_pair(c->ledger, ct->home[i], a, now))
-			return true;
+			return 1;
+		if (best < 0 && bs_ledger_has_domain(c->ledger, ct->home[i], a, now))
+			best = 0;
+	}
+	return best;
+}
+
+/* One returned recipient looked up: a match ends the search; otherwise
+ * remember whether its domain was ever written to. */
+static bool note_rcpt(struct bs_classifier *c, struct bs_cls_txn *ct, const char *addr, bool orcpt, uint32_t now)
+{
+	int r = pair_known(c, ct, addr, now);
+	if (r == 1)
+		return true;
+	if (r >= -1)
+		ct->rcpts_checked++;
+	if (orcpt) {
+		if (r == 0)
+			ct->domain_seen = true;
+		if (r >= -1)
+			ct->orcpts_checked++;
+	}
 	return false;
 }
 
@@ -254,7 +279,8 @@ static void ledger_lookups(struct bs_classifier *c, struct bs_cls_txn *ct, const
 		return;
 	for (; ct->pairs_checked < f->n_rcpt_kept; ct->pairs_checked++) {
 		const struct bs_dsn_rcpt *r = &f->rcpt[ct->pairs_checked];
-		if (pair_known(c, ct, r->final_recipient, now) || pair_known(c, ct, r->original_recipient, now)) {
+		if (note_rcpt(c, ct, r->final_recipient, false, now) ||
+		    (r->original_recipient[0] && note_rcpt(c, ct, r->original_recipient, true, now))) {
 			ct->ledger = BS_LS_MATCH;
 			*how = "ledger-match-rcpt";
 			return;
@@ -262,7 +288,7 @@ static void ledger_lookups(struct bs_classifier *c, struct bs_cls_txn *ct, const
 	}
 	if (!ct->xfr_checked && f->x_failed_recipients[0] && bs_fact_known(f, BS_FACT_TOP_HEADER_END)) {
 		ct->xfr_checked = true;
-		if (pair_known(c, ct, f->x_failed_recipients, now)) {
+		if (note_rcpt(c, ct, f->x_failed_recipients, false, now)) {
 			ct->ledger = BS_LS_MATCH;
 			*how = "ledger-match-rcpt";
 			return;
@@ -278,14 +304,14 @@ static void ledger_lookups(struct bs_classifier *c, struct bs_cls_txn *ct, const
 	}
 	if (!ct->origto_checked && f->orig_to[0] && bs_fact_known(f, BS_FACT_ORIG_HEADER_END)) {
 		ct->origto_checked = true;
-		if (pair_known(c, ct, f->orig_to, now)) {
+		if (note_rcpt(c, ct, f->orig_to, false, now)) {
 			ct->ledger = BS_LS_MATCH;
 			*how = "ledger-match-rcpt";
 			return;
 		}
 	}
 	*msgid_miss = ct->msgid_checked;
-	*rcpt_miss = ct->pairs_checked > 0 || ct->xfr_checked || ct->origto_checked;
+	*rcpt_miss = ct->rcpts_checked > 0;
 }
 
 static bool home_users_sent_anything(struct bs_classifier *c, const struct bs_cls_txn *ct, uint32_t now)
@@ -498,6 +524,16 @@ bool bs_classify_eval(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_
 			add_reason(v, "ledger-no-outbound", NULL, 0);
 			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
 		}
+		/* Original-Recipient (the ORCPT our user's MTA sent) names a
+		 * domain the bounced user never wrote to: decided from the DSN
+		 * fields, before the returned original. Final-Recipient and
+		 * X-Failed-Recipients are not enough: a remote forward (no SRS)
+		 * bounces from a domain the user never saw, legitimately. */
+		if (ct->orcpts_checked > 0 && !ct->domain_seen) {
+			ct->ledger = BS_LS_MISS;
+			add_reason(v, "ledger-miss-orcpt", NULL, 0);
+			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
+		}
 		/* the original's Message-ID is known and was never sent from here */
 		if (msgid_miss) {
 			ct->ledger = BS_LS_MISS;
@@ -591,7 +627,10 @@ void bs_classify_end(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_t
 		bs_ledger_record_sender(c->ledger, sender, now);
 		for (int i = 0; i < t->n_rcpt && i < BS_MAX_RCPT; i++)
 			if (t->rcpt[i].code == 0 || (t->rcpt[i].code >= 200 && t->rcpt[i].code < 300))
+			{
 				bs_ledger_record_pair(c->ledger, sender, t->rcpt[i].addr, now);
+				bs_ledger_record_domain(c->ledger, sender, t->rcpt[i].addr, now);
+			}
 		count(&c->n_ledger_recorded);
 	}
 	uint8_t cls = t->verdict.cls;

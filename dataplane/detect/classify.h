@@ -73,6 +73,9 @@ struct bs_cls_txn {
 	bool header_done;            /* top header block complete */
 	bool decided;
 	uint8_t pairs_checked;       /* DSN recipients already looked up */
+	uint8_t rcpts_checked;       /* returned recipients looked up (all sources) */
+	uint8_t orcpts_checked;      /* of which Original-Recipient fields */
+	bool domain_seen;            /* the user wrote to an Original-Recipient's domain */
 	bool msgid_checked, xfr_checked, origto_checked;
 	int32_t bounce_score, auto_score, challenge_score, list_score;
 	char home[BS_MAX_RCPT > 8 ? 8 : BS_MAX_RCPT][BS_ADDR_MAX]; /* home recipients, prvs/SRS unwrapped */

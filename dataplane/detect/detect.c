@@ -106,6 +106,13 @@ void bs_detect_destroy(struct bs_detect *d)
 }
 
 struct bs_classifier *bs_detect_classifier(struct bs_detect *d) { return &d->cls; }
+
+size_t bs_detect_txn_bytes(const struct bs_detect *d)
+{
+	/* slot + parser state + Hyperscan stream state (allocated by Hyperscan) */
+	return sizeof(struct det_slot) + ((bs_msgparse_size() + 63) & ~(size_t)63) +
+	       bs_rules_txn_stream_state(d->rs);
+}
 const struct bs_ruleset *bs_detect_ruleset(const struct bs_detect *d) { return d->rs; }
 
 /* ---------- per-worker pool ---------- */
@@ -375,6 +382,7 @@ void bs_detect_print_stats(const struct bs_detect *d, void (*line)(void *ctx, co
 		line(ctx, name, scanned[s]);
 	}
 	line(ctx, "detect.stream_state_bytes_per_txn", bs_rules_txn_stream_state(d->rs));
+	line(ctx, "detect.pool_bytes_per_txn", bs_detect_txn_bytes(d));
 	for (int k = 1; k < BS_CLASS_MAX; k++) {
 		snprintf(name, sizeof name, "detect.class.%s", bs_class_name[k]);
 		line(ctx, name, __atomic_load_n(&c->n_class[k], __ATOMIC_RELAXED));

@@ -65,6 +65,8 @@ struct bs_classifier;
 struct bs_ruleset;
 struct bs_classifier *bs_detect_classifier(struct bs_detect *d);
 const struct bs_ruleset *bs_detect_ruleset(const struct bs_detect *d);
+/* Memory of one pool slot (state of one open transaction), for sizing max_txn. */
+size_t bs_detect_txn_bytes(const struct bs_detect *d);
 
 /* Stats lines "name value" for the summary / control socket */
 void bs_detect_print_stats(const struct bs_detect *d, void (*line)(void *ctx, const char *name, uint64_t v), void *ctx);

@@ -262,6 +262,23 @@ void bs_ledger_record_sender(struct bs_ledger *l, const char *sender, uint32_t n
 		put(l, key_of(l, 's', sender, NULL, true), BS_LK_SENDER, now_s);
 }
 
+static const char *domain_of(const char *rcpt)
+{
+	const char *at = strrchr(rcpt, '@');
+	return at ? at + 1 : rcpt;
+}
+
+void bs_ledger_record_domain(struct bs_ledger *l, const char *sender, const char *rcpt, uint32_t now_s)
+{
+	if (*sender && *domain_of(rcpt))
+		put(l, key_of(l, 'd', sender, domain_of(rcpt), true), BS_LK_DOMAIN, now_s);
+}
+
+bool bs_ledger_has_domain(struct bs_ledger *l, const char *sender, const char *rcpt, uint32_t now_s)
+{
+	return *sender && *domain_of(rcpt) && get(l, key_of(l, 'd', sender, domain_of(rcpt), true), now_s);
+}
+
 bool bs_ledger_has_msgid(struct bs_ledger *l, const char *msgid, uint32_t now_s)
 {
 	char core[512];
@@ -395,7 +412,7 @@ long bs_ledger_load(struct bs_ledger *l, const char *path, char *err, size_t err
 			snprintf(err, errlen, "%s: read error at entry %llu", path, (unsigned long long)i);
 			return -1;
 		}
-		if (e.key == 0 || e.kind < BS_LK_MSGID || e.kind > BS_LK_SENDER) {
+		if (e.key == 0 || e.kind < BS_LK_MSGID || e.kind > BS_LK_DOMAIN) {
 			fclose(f);
 			snprintf(err, errlen, "%s: entry %llu is corrupt", path, (unsigned long long)i);
 			return -1;

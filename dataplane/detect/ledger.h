@@ -25,7 +25,7 @@
 #define BS_LEDGER_DEFAULT_WINDOW_S (7u * 86400)
 #define BS_LEDGER_ENTRY_BYTES 16
 
-enum bs_ledger_kind { BS_LK_MSGID = 1, BS_LK_PAIR = 2, BS_LK_SENDER = 3 };
+enum bs_ledger_kind { BS_LK_MSGID = 1, BS_LK_PAIR = 2, BS_LK_SENDER = 3, BS_LK_DOMAIN = 4 };
 
 struct bs_ledger_stats {
 	uint64_t inserts, refreshes, evictions, lookups, hits;
@@ -52,9 +52,13 @@ long bs_ledger_save(const struct bs_ledger *l, const char *path, uint32_t now_s,
 void bs_ledger_record_msgid(struct bs_ledger *l, const char *msgid, uint32_t now_s);
 void bs_ledger_record_pair(struct bs_ledger *l, const char *sender, const char *rcpt, uint32_t now_s);
 void bs_ledger_record_sender(struct bs_ledger *l, const char *sender, uint32_t now_s);
+/* (sender, recipient's domain): lets a bounce be judged as soon as its
+ * failed recipient is known, before the returned original arrives. */
+void bs_ledger_record_domain(struct bs_ledger *l, const char *sender, const char *rcpt, uint32_t now_s);
 bool bs_ledger_has_msgid(struct bs_ledger *l, const char *msgid, uint32_t now_s);
 bool bs_ledger_has_pair(struct bs_ledger *l, const char *sender, const char *rcpt, uint32_t now_s);
 bool bs_ledger_has_sender(struct bs_ledger *l, const char *sender, uint32_t now_s);
+bool bs_ledger_has_domain(struct bs_ledger *l, const char *sender, const char *rcpt, uint32_t now_s);
 
 uint32_t bs_ledger_window(const struct bs_ledger *l);
 /* Capture time of the first entry ever recorded (kept across save/load), 0

@@ -66,6 +66,14 @@ static size_t make_dsn(char *buf, size_t len, const char *to, const char *orig_m
 		       const char *orig_rcpt, const char *received, const char *extra, const char *action,
 		       bool headers_only)
 {
+	/* "fwd:ADDR": the remote side forwarded the message to ADDR, which
+	 * failed: Final-Recipient ADDR, no Original-Recipient (no ORCPT) */
+	bool fwd = !strncmp(orig_rcpt, "fwd:", 4);
+	char orcpt[300] = "";
+	if (fwd)
+		orig_rcpt += 4;
+	else
+		snprintf(orcpt, sizeof orcpt, "Original-Recipient: rfc822;%s\r\n", orig_rcpt);
 	int n = snprintf(buf, len,
 		"Received: from mx.remote.example (mx.remote.example [198.51.100.7]) by mx.home.example\r\n"
 		"From: Mail Delivery System <MAILER-DAEMON@mx.remote.example>\r\n"
@@ -91,7 +99,7 @@ static size_t make_dsn(char *buf, size_t len, const char *to, const char *orig_m
 		"Reporting-MTA: dns; mx.remote.example\r\n"
 		"\r\n"
 		"Final-Recipient: rfc822; %s\r\n"
-		"Original-Recipient: rfc822;%s\r\n"
+		"%s"
 		"Action: %s\r\n"
 		"Status: 5.1.1\r\n"
 		"Diagnostic-Code: smtp; 550 5.1.1 <%s>: Recipient address rejected: User unknown\r\n"
@@ -108,7 +116,7 @@ static size_t make_dsn(char *buf, size_t len, const char *to, const char *orig_m
 		"\r\n"
 		"%s%s\r\n"
 		"--BND42--\r\n",
-		to, (void *)buf, orig_rcpt, orig_rcpt, action, orig_rcpt,
+		to, (void *)buf, orig_rcpt, orcpt, action, orig_rcpt,
 		headers_only ? "text/rfc822-headers" : "message/rfc822",
 		received, orig_msgid, orig_from, orig_rcpt,
 		headers_only ? "" : extra, headers_only ? "" : filler);
@@ -168,13 +176,14 @@ static void test_ledger_signal(void)
 	CHECK_REASON(&t, "ledger-match-rcpt");
 	CHECK_REASON(&t, "dsn");
 	CHECK_INT(n_callbacks, 0);
-	/* the same original found by Message-ID alone (the recipient differs) */
-	bounce(w, &t, "198.51.100.7", "alice@home.example", "<orig-1@home.example>", "bob.alias@remote.example",
+	/* Bob's server forwarded it elsewhere and that failed: the failed
+	 * recipient is one Alice never wrote to; the Message-ID finds it */
+	bounce(w, &t, "198.51.100.7", "alice@home.example", "<orig-1@home.example>", "fwd:bob@mailbox.example",
 	       RCV_RELAY, "", false, ts + 61);
 	CHECK_INT(t.verdict.cls, BS_CLASS_LEGIT_BOUNCE);
 	CHECK_REASON(&t, "ledger-match-msgid");
 	/* headers-only bounce (the seed documents' hard case) */
-	bounce(w, &t, "198.51.100.7", "alice@home.example", "<orig-1@home.example>", "x@elsewhere.example",
+	bounce(w, &t, "198.51.100.7", "alice@home.example", "<orig-1@home.example>", "fwd:x@elsewhere.example",
 	       RCV_RELAY, "", true, ts + 62);
 	CHECK_INT(t.verdict.cls, BS_CLASS_LEGIT_BOUNCE);
 	CHECK_REASON(&t, "ledger-match-msgid");
@@ -195,6 +204,21 @@ static void test_ledger_signal(void)
 	CHECK_INT(n_callbacks, 1);           /* the enforcer heard of it at once */
 	CHECK_INT(last_cb.verdict.cls, BS_CLASS_BACKSCATTER);
 	CHECK_INT(last_cb.verdict.offset, t.verdict.offset);
+
+	/* 2b. the ORCPT names a domain Alice never wrote to: decided from the
+	 * delivery-status part, before the returned original */
+	fr = bounce(w, &t, "198.51.100.8", "alice@home.example", "<forged-10@home.example>",
+		    "carol@never.example", RCV_BOT, "", false, ts + 125);
+	CHECK_INT(t.verdict.cls, BS_CLASS_BACKSCATTER);
+	CHECK_REASON(&t, "ledger-miss-orcpt");
+	{
+		static char m2[16384];
+		size_t n2 = make_dsn(m2, sizeof m2, "alice@home.example", "<forged-10@home.example>", "alice@home.example",
+				     "carol@never.example", RCV_BOT, "", "failed", false);
+		const char *orig = strstr(m2, "message/rfc822");
+		CHECK(orig && t.verdict.offset < (uint64_t)(orig - m2) + 1460);
+		(void)n2;
+	}
 
 	/* 3. a bounce to a user who sent nothing at all: known from the header */
 	fr = bounce(w, &t, "198.51.100.9", "dave@home.example", "<x@y>", "z@remote.example", RCV_BOT, "", false, ts + 130);
