@@ -125,7 +125,9 @@ int bs_rules_load(const char *path, struct bs_ruleset **out, char *err, size_t e
 {
 	if (bs_rules_is_bundle(path))
 		return bs_rules_load_bundle(path, out, err, errlen);
-	return bs_rules_load_file(path, false, out, err, errlen);
+	/* compiled here to run here: tune for this CPU (a bundle is the
+	 * portable form) */
+	return bs_rules_load_file(path, true, out, err, errlen);
 }
 
 void bs_rules_free(struct bs_ruleset *rs)

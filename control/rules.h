@@ -91,8 +91,9 @@ int bs_rules_load_file(const char *path, bool native_cpu, struct bs_ruleset **ou
  * tools that only want metadata). Same error contract. */
 int bs_rules_parse_only(const char *path, struct bs_ruleset **out, char *err, size_t errlen);
 
-/* Rule file or compiled bundle, told apart by the bundle magic. Rule files
- * are compiled generic. */
+/* Rule file or compiled bundle, told apart by the bundle magic. A rule file
+ * is compiled for the local CPU (it never leaves this process); a bundle is
+ * used as built (generic unless compiled with --native). */
 int bs_rules_load(const char *path, struct bs_ruleset **out, char *err, size_t errlen);
 
 /* Versioned bundle: magic, format version, rule metadata, serialized
