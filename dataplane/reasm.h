@@ -82,18 +82,20 @@ struct bs_reasm_dir {
 	uint32_t fin_seq;      /* seq of FIN when fin seen */
 	uint32_t ooo_head;     /* first buffered segment (block index) or NONE */
 	uint32_t ooo_bytes;    /* bytes buffered for this direction */
-	uint8_t synced;        /* next_seq is valid */
-	uint8_t fin_seen;
-	uint8_t closed;        /* all bytes up to FIN delivered */
-	uint8_t midstream;
+	/* one-bit flags: the flow entry holds two of these in 2 cache lines */
+	uint8_t synced : 1;    /* next_seq is valid */
+	uint8_t fin_seen : 1;
+	uint8_t closed : 1;    /* all bytes up to FIN delivered */
+	uint8_t midstream : 1;
+	uint8_t pad;
 	uint16_t ooo_blocks;   /* pool blocks held (the per-direction cap counts
 				  blocks, so 1-byte segments cannot hold 2 KiB
 				  each beyond the cap) */
-	uint16_t pad;
 	uint32_t ooo_tail;     /* last buffered block or NONE: a segment beyond
 				  all buffered data (the usual case after one
 				  lost packet) is appended without a walk */
 };
+_Static_assert(sizeof(struct bs_reasm_dir) == 24, "per-direction state is 24 bytes");
 
 struct bs_reasm_pool;
 

@@ -621,7 +621,7 @@ static void test_misc(void)
 	CHECK(bs_reasm_pool_block_size() >= BS_REASM_BLOCK_DATA && bs_reasm_pool_block_size() <= BS_REASM_BLOCK_DATA + 16);
 	for (int i = 0; i < BS_REASM_ANOMALY_MAX; i++)
 		CHECK(bs_reasm_anomaly_name[i] && bs_reasm_anomaly_name[i][0]);
-	CHECK(sizeof(struct bs_reasm_dir) <= 28);
+	CHECK(sizeof(struct bs_reasm_dir) == 24);
 	CHECK(bs_reasm_pool_create(BS_REASM_NONE, 0) == NULL);
 	/* NULL callbacks are allowed */
 	struct bs_reasm_pool *pool = bs_reasm_pool_create(4, 16384);
