@@ -178,6 +178,11 @@ def run_mode(mode):
           "%s: xdp status shows the enforcer on %s" % (mode, IF_B))
     for fam in (4, 6):
         cut, keep = connect(fam), connect(fam)
+        if fam == 6:
+            # reload in place while connections are open: same maps, no gap
+            r = ctl(NS_B, "xdp", "attach", IF_B, "--mode", mode)
+            check(r.returncode == 0 and echo(keep, b"after-reload", 5),
+                  "%s: re-attach (reload) with connections open" % mode)
         check(echo(cut, b"hello", 5) and echo(keep, b"hello", 5), "%s IPv%d: both connections echo" % (mode, fam))
         client, cport = cut.getsockname()[:2]
         drops0 = stat(NS_B, "drop_session")

@@ -242,6 +242,55 @@ static void run_extra(struct bs_enforcer *e, int prog)
 	}
 }
 
+/* Random damage to valid packets (byte flips in the headers, random
+ * lengths): the program must answer PASS or DROP, and each run must land
+ * in exactly one action counter. */
+static void run_random(struct bs_enforcer *e, int prog)
+{
+	const struct fam *f4 = &fams[0], *f6 = &fams[1];
+	struct bs_enforcer_stats before, after;
+	char err[256];
+	int runs = 0;
+
+	bs_enforcer_flush(e, 0, err, sizeof(err));
+	bs_enforcer_flush(e, BS_ENTRY_ALLOW, err, sizeof(err));
+	for (int i = 0; i < 2; i++) {
+		const struct fam *f = i ? f6 : f4;
+		struct st st[] = {{ST_SESSION, "C:S", 40000}, {ST_SRC_DROP, "Onet", 0}, {ST_SHAPE_FRESH, "Cnet", 0}};
+		for (int j = 0; j < 3; j++)
+			set_state(e, f, &st[j]);
+	}
+	bs_enforcer_stats(e, &before, err, sizeof(err));
+	srand(12345);
+	for (int base = 0; base < 12; base++) {
+		const struct fam *f = base & 1 ? f6 : f4;
+		struct tpkt_spec sp = {.vlans = (base >> 1) % 3, .l3 = base & 1 ? TPKT_IPV6 : TPKT_IPV4, .l4 = TPKT_TCP,
+				       .src = base & 8 ? f->o : f->c, .dst = f->s, .sport = 40000, .dport = 25,
+				       .ip_opt_words = base & 4 ? 2 : 0, .v6_ext = base & 4 ? 2 : 0, .payload = 40};
+		uint8_t good[512], pkt[512];
+		size_t len = tpkt_build(&sp, good, sizeof(good));
+		for (int k = 0; k < 2000; k++, runs++) {
+			size_t l = len;
+			memcpy(pkt, good, len);
+			int flips = 1 + rand() % 4;
+			for (int x = 0; x < flips; x++)
+				pkt[rand() % (len < 90 ? len : 90)] = (uint8_t)rand();
+			if (rand() % 4 == 0)
+				l = 14 + (size_t)rand() % (len - 13);
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)l, .repeat = 1);
+			int r = bpf_prog_test_run_opts(prog, &o);
+			TU_CHECK(r == 0 && (o.retval == XDP_PASS || o.retval == XDP_DROP), "random %d: r=%d action %u",
+				 runs, r, o.retval);
+		}
+	}
+	bs_enforcer_stats(e, &after, err, sizeof(err));
+	uint64_t actions = 0;
+	for (int c = 0; c < BS_CNT_EV_SESSION_EXPIRED; c++)
+		actions += after.cnt[c].packets - before.cnt[c].packets;
+	TU_CHECK(actions == (uint64_t)runs, "random: %d runs, %llu counted actions", runs, (unsigned long long)actions);
+	printf("%d damaged packets: each passed or dropped and counted once\n", runs);
+}
+
 int main(void)
 {
 	char err[512];
@@ -263,6 +312,7 @@ int main(void)
 			for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++, n++)
 				run_row(e, prog, &rows[i], &fams[f], vlans);
 	run_extra(e, prog);
+	run_random(e, prog);
 	bs_enforcer_close(e);
 	printf("%d table cases (+3 extra), %d failures\n", n, tu_failures);
 	return tu_failures ? 1 : 0;
