@@ -65,7 +65,9 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     work = argv[1]
-    names = argv[2:] or [n for n in variants.VARIANTS]
+    # onebyte-interleaved (455k packets) is too slow for scapy; its parts
+    # are checked by "onebyte" and "interleaved"
+    names = argv[2:] or [n for n in variants.VARIANTS if n != "onebyte-interleaved"]
     os.makedirs(work, exist_ok=True)
     failed = 0
     for name in names:
