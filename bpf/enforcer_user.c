@@ -368,6 +368,10 @@ static int make_lpm_key(struct bs_lpm_key *k, uint8_t ip_ver, const uint8_t addr
 
 	if (check_family(addr, ip_ver, "prefix", err, errlen))
 		return -EINVAL;
+	/* IPv4 lengths may also come in the 128-bit form of the mapped address
+	 * (96..128, e.g. 128 for a host): the two ranges cannot be confused */
+	if (ip_ver == 4 && plen >= 96 && plen <= 128)
+		plen = (uint8_t)(plen - 96);
 	if (plen > max) {
 		snprintf(err, errlen, "prefix length %u is longer than %u", plen, max);
 		return -EINVAL;

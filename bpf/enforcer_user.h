@@ -37,6 +37,8 @@ void bs_enforcer_close(struct bs_enforcer *e);
 const char *bs_enforcer_get_pin_dir(const struct bs_enforcer *e);
 
 /* Writes n verdicts into the maps in order (session drops batched).
+ * m->prefix_len counts per family (IPv4 0..32, IPv6 0..128); for IPv4 the
+ * 128-bit form of the mapped address (96..128) is accepted too.
  * Returns how many from the front were applied: n on success; fewer means
  * m[ret] failed, errno tells why (EINVAL: the message itself is bad and a
  * retry cannot help; ENOSPC: its map is full even after sweeping expired

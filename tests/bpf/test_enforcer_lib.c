@@ -167,6 +167,18 @@ static void entries(struct bs_enforcer *e)
 	tu_session_msg(&bad, "192.0.2.1", 1, "192.0.2.2", 2, 60);
 	bad.ip_ver = 6;
 	TU_CHECK(bs_enforcer_apply(e, &bad, 1, err, sizeof(err)) == 0 && errno == EINVAL, "family mismatch: %s", err);
+	/* IPv4 prefix lengths in the 128-bit form (the dataplane sends 128 for a host) */
+	tu_source_msg(&bad, BS_VK_SOURCE_DROP, "198.51.100.7", 60);
+	bad.prefix_len = 128;
+	TU_CHECK(bs_enforcer_apply(e, &bad, 1, err, sizeof(err)) == 1 && list_count(e, BS_ENTRY_SOURCE_DROP) == 1 &&
+		 last_entry.prefix_len == 32, "IPv4 /128 form is the host /32: %s", err);
+	tu_source_msg(&bad, BS_VK_SOURCE_DROP, "198.51.100.0/24", 60);
+	bad.prefix_len = 120;
+	TU_CHECK(bs_enforcer_apply(e, &bad, 1, err, sizeof(err)) == 1 && list_count(e, BS_ENTRY_SOURCE_DROP) == 2,
+		 "IPv4 /120 form is /24: %s", err);
+	bad.prefix_len = 95;
+	TU_CHECK(bs_enforcer_apply(e, &bad, 1, err, sizeof(err)) == 0 && errno == EINVAL, "IPv4 length 95 refused");
+	bs_enforcer_flush(e, 0, err, sizeof(err));
 	struct bs_verdict_msg two[2];
 	tu_session_msg(&two[0], "192.0.2.1", 1, "192.0.2.2", 2, 60);
 	two[1] = two[0];
