@@ -632,6 +632,8 @@ void bs_classify_end(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_t
 				bs_ledger_record_domain(c->ledger, sender, t->rcpt[i].addr, now);
 			}
 		count(&c->n_ledger_recorded);
+		if (now > __atomic_load_n(&c->last_ts, __ATOMIC_RELAXED))
+			__atomic_store_n(&c->last_ts, now, __ATOMIC_RELAXED);
 	}
 	uint8_t cls = t->verdict.cls;
 	/* a source of legitimate inbound mail: never dropped wholesale later */

@@ -51,6 +51,7 @@ struct bs_classifier {
 	uint64_t n_action[BS_ACT_MAX];
 	uint64_t n_bounces, n_decided_early, n_protected, n_flood;
 	uint64_t n_ledger_recorded;
+	uint32_t last_ts;                  /* newest capture time recorded (seconds) */
 };
 
 /* Ledger/BATV/relay/content outcome for the event reasons and tests */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include "detect.h"
 #include "scan.h"
 #include "classify.h"
@@ -48,6 +49,8 @@ struct bs_detect {
 	struct bs_ruleset *rs;
 	struct bs_classifier cls;
 	char *ledger_path;
+	/* registry for stats; changed only when workers are made or destroyed */
+	pthread_mutex_t workers_lock;
 	struct bs_detect_worker *workers[MAX_WORKERS];
 	int n_workers;
 };
@@ -66,6 +69,7 @@ struct bs_detect *bs_detect_create(const struct bs_detect_config *c, char *err, 
 		snprintf(err, errlen, "detect: out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&d->workers_lock, NULL);
 	const char *rules = c->rules_path ? c->rules_path : bs_rules_default_path();
 	if (!rules) {
 		snprintf(err, errlen, "no rules given and no default rule set found (set BACKSTOP_RULES)");
@@ -89,19 +93,30 @@ struct bs_detect *bs_detect_create(const struct bs_detect_config *c, char *err, 
 	return d;
 }
 
+long bs_detect_save_ledger(struct bs_detect *d, char *err, size_t errlen)
+{
+	if (!d->ledger_path || !d->cls.ledger)
+		return 0;
+	/* entries are judged live against the newest capture time seen, so a
+	 * replay of an old capture saves what it recorded */
+	uint32_t now = __atomic_load_n(&d->cls.last_ts, __ATOMIC_RELAXED);
+	if (now == 0)
+		now = (uint32_t)time(NULL);
+	return bs_ledger_save(d->cls.ledger, d->ledger_path, now, err, errlen);
+}
+
 void bs_detect_destroy(struct bs_detect *d)
 {
 	if (!d)
 		return;
-	if (d->ledger_path && d->cls.ledger) {
-		char err[512];
-		/* saving at shutdown: the only place an error can go is stderr */
-		if (bs_ledger_save(d->cls.ledger, d->ledger_path, (uint32_t)time(NULL), err, sizeof err) < 0)
-			fprintf(stderr, "backstop: ledger not saved: %s\n", err);
-	}
+	char err[512];
+	/* saving at shutdown: the only place an error can go is stderr */
+	if (bs_detect_save_ledger(d, err, sizeof err) < 0)
+		fprintf(stderr, "backstop: ledger not saved: %s\n", err);
 	bs_classifier_fini(&d->cls);
 	bs_rules_free(d->rs);
 	free(d->ledger_path);
+	pthread_mutex_destroy(&d->workers_lock);
 	free(d);
 }
 
@@ -120,7 +135,7 @@ const struct bs_ruleset *bs_detect_ruleset(const struct bs_detect *d) { return d
 struct bs_detect_worker *bs_detect_worker_create(struct bs_detect *d, uint32_t max_txn,
 						  bs_detect_verdict_fn fn, void *fn_ctx)
 {
-	if (max_txn == 0 || max_txn > (1u << 24) || d->n_workers >= MAX_WORKERS)
+	if (max_txn == 0 || max_txn > (1u << 24))
 		return NULL;
 	struct bs_detect_worker *w = calloc(1, sizeof *w);
 	if (!w)
@@ -153,7 +168,13 @@ struct bs_detect_worker *bs_detect_worker_create(struct bs_detect *d, uint32_t m
 			goto fail;
 		w->free_list[w->n_free++] = max_txn - 1 - i;
 	}
+	pthread_mutex_lock(&d->workers_lock);
+	if (d->n_workers >= MAX_WORKERS) {
+		pthread_mutex_unlock(&d->workers_lock);
+		goto fail;
+	}
 	d->workers[d->n_workers++] = w;
+	pthread_mutex_unlock(&d->workers_lock);
 	return w;
 fail:
 	bs_detect_worker_destroy(w);
@@ -165,11 +186,13 @@ void bs_detect_worker_destroy(struct bs_detect_worker *w)
 	if (!w)
 		return;
 	struct bs_detect *d = w->d;
+	pthread_mutex_lock(&d->workers_lock);
 	for (int i = 0; i < d->n_workers; i++)
 		if (d->workers[i] == w) {
 			d->workers[i] = d->workers[--d->n_workers];
 			break;
 		}
+	pthread_mutex_unlock(&d->workers_lock);
 	if (w->slots)
 		for (uint32_t i = 0; i < w->max_txn; i++)
 			bs_scan_txn_close(&w->scan, &w->slots[i].scan);

@@ -49,6 +49,12 @@ void bs_detect_config_defaults(struct bs_detect_config *c);
 /* Returns NULL and a message in err ("FILE:LINE: what") on bad input. */
 struct bs_detect *bs_detect_create(const struct bs_detect_config *c, char *err, size_t errlen);
 void bs_detect_destroy(struct bs_detect *d);   /* saves the ledger if a path is set */
+/* Saves the ledger to ledger_path now (e.g. every few minutes from a
+ * control thread, so a crash loses little). Safe while workers run; it
+ * takes each bucket's lock briefly and does file I/O outside them.
+ * Returns entries written, 0 when there is no ledger or path, -1 with
+ * "PATH: what" in err. */
+long bs_detect_save_ledger(struct bs_detect *d, char *err, size_t errlen);
 struct bs_detect_worker *bs_detect_worker_create(struct bs_detect *d, uint32_t max_txn,
 						  bs_detect_verdict_fn fn, void *fn_ctx);
 void bs_detect_worker_destroy(struct bs_detect_worker *w);

@@ -11,6 +11,7 @@
 #include "test_detect_feed.h"
 #include "test_util.h"
 #include "../../dataplane/detect/batv.h"
+#include <pthread.h>
 
 static const char *default_rules;
 static char test_rules[256];
@@ -263,6 +264,9 @@ static void test_ledger_persistence_and_warmup(void)
 	struct bs_detect_worker *w = bs_detect_worker_create(d, 4, on_verdict, NULL);
 	uint64_t ts = (uint64_t)time(NULL);
 	send_outbound(w, "alice@home.example", "bob@remote.example", "<persist-1@home.example>", ts);
+	char serr[512];
+	/* msgid, sender, pair and domain keys of the one message */
+	CHECK_INT(bs_detect_save_ledger(d, serr, sizeof serr), 4);
 	bs_detect_worker_destroy(w);
 	bs_detect_destroy(d);   /* saves the ledger */
 	CHECK(access(path, F_OK) == 0);
@@ -469,6 +473,102 @@ static void test_kinds_and_limits(void)
 	bs_detect_destroy(d);
 }
 
+/* Two workers on two threads share one bs_detect: one records outbound
+ * mail while the other judges bounces (the outbound message and its bounce
+ * can land on different lcores). */
+struct thr { struct bs_detect *d; int kind; int n; int legit, back, other; };
+
+static void *worker_thread(void *p)
+{
+	struct thr *a = p;
+	struct bs_detect_worker *w = bs_detect_worker_create(a->d, 8, NULL, NULL);
+	char from[64], id[64], rcpt[64];
+	for (int i = 0; i < a->n; i++) {
+		struct bs_txn t;
+		if (a->kind == 0) {
+			snprintf(from, sizeof from, "u%d@home.example", i);
+			snprintf(id, sizeof id, "<t-%d@home.example>", i);
+			send_outbound(w, from, "peer@remote.example", id, 1800000000);
+		} else {
+			/* bounces to users the other thread never records */
+			snprintf(rcpt, sizeof rcpt, "x%d@home.example", i);
+			bounce(w, &t, "198.51.100.90", rcpt, "<f@bot>", "peer@remote.example", RCV_BOT, "", false, 1800000001);
+			a->back += t.verdict.cls == BS_CLASS_BACKSCATTER;
+		}
+	}
+	bs_detect_worker_destroy(w);
+	return NULL;
+}
+
+static void test_two_workers(void)
+{
+	struct bs_detect_config cfg;
+	base_config(&cfg);
+	struct bs_detect *d = make(&cfg);
+	struct thr a = { d, 0, 3000, 0, 0, 0 }, b = { d, 1, 300, 0, 0, 0 };
+	pthread_t ta, tb;
+	pthread_create(&ta, NULL, worker_thread, &a);
+	pthread_create(&tb, NULL, worker_thread, &b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	CHECK_INT(b.back, 300);
+	/* every outbound message recorded by thread A is known to a new worker */
+	struct bs_detect_worker *w = bs_detect_worker_create(d, 8, NULL, NULL);
+	int legit = 0;
+	char rcpt[64], id[64];
+	for (int i = 0; i < 3000; i += 97) {
+		struct bs_txn t;
+		snprintf(rcpt, sizeof rcpt, "u%d@home.example", i);
+		snprintf(id, sizeof id, "<t-%d@home.example>", i);
+		bounce(w, &t, "198.51.100.7", rcpt, id, "peer@remote.example", RCV_RELAY, "", false, 1800000100);
+		legit += t.verdict.cls == BS_CLASS_LEGIT_BOUNCE;
+	}
+	CHECK_INT(legit, (3000 + 96) / 97);
+	bs_detect_worker_destroy(w);
+	bs_detect_destroy(d);
+}
+
+/* Random bytes in random chunks: no crash, a verdict for every transaction,
+ * and the pool never leaks a slot. */
+static void test_garbage(void)
+{
+	struct bs_detect_config cfg;
+	base_config(&cfg);
+	struct bs_detect *d = make(&cfg);
+	struct bs_detect_worker *w = bs_detect_worker_create(d, 2, NULL, NULL);
+	static uint8_t buf[20000];
+	uint64_t x = 88172645463325252ull;
+	for (int round = 0; round < 300; round++) {
+		size_t n = 0;
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		size_t len = x % sizeof buf;
+		/* mostly printable with line breaks and MIME-ish tokens, some raw bytes */
+		static const char *tok[] = { "\r\n", "\n", "--", "Content-Type: multipart/report; boundary=", "\r\n\r\n",
+					     "Action: failed\n", "message/rfc822", "Message-ID: <", "=?utf-8?b?", "prvs=" };
+		while (n < len) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			if (x % 5 == 0) {
+				const char *k = tok[(x >> 8) % 10];
+				size_t kl = strlen(k);
+				if (n + kl > len)
+					break;
+				memcpy(buf + n, k, kl);
+				n += kl;
+			} else {
+				buf[n++] = (uint8_t)(x >> 24);
+			}
+		}
+		struct bs_txn t;
+		txn_init(&t, BS_DIR_INBOUND, "198.51.100.99", round % 2 ? "" : "a@b.example", "user@home.example",
+			 1800000000 + (uint64_t)round);
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		feed_message(w, &t, buf, n, 1 + x % 3000);
+		CHECK(t.verdict.cls != BS_CLASS_UNCLASSIFIED && t.verdict.cls != BS_CLASS_UNPARSED);
+	}
+	bs_detect_worker_destroy(w);
+	bs_detect_destroy(d);
+}
+
 static void expect_create_error(struct bs_detect_config *cfg, const char *want)
 {
 	char err[512] = "";
@@ -544,6 +644,8 @@ int main(int argc, char **argv)
 	test_rates_signal();
 	test_kinds_and_limits();
 	test_config_errors();
+	test_two_workers();
+	test_garbage();
 	unlink(test_rules);
 	TEST_DONE();
 }
