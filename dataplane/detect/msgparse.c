@@ -86,8 +86,12 @@ struct bs_msgparse {
 	struct bs_hdracc h1, h2;
 	struct bs_dsn dsn;
 	uint8_t tent[TENT_MAX];
-	uint8_t dec[BS_B64_OUT_MAX(BS_LINE_MAX + 1) + 8];
+	/* one layer-1 line piece decoded: QP may add the line's "\n" and a
+	 * held "=X"; base64 yields less than its input */
+	uint8_t dec[BS_QP_OUT_MAX(BS_LINE_MAX) + BS_QP_OUT_MAX(1)];
 };
+_Static_assert(BS_QP_OUT_MAX(BS_LINE_MAX) + BS_QP_OUT_MAX(1) >= BS_B64_OUT_MAX(BS_LINE_MAX),
+	       "decode buffer fits both decoders");
 
 size_t bs_msgparse_size(void)
 {

@@ -152,6 +152,16 @@ static void test_huge_lines(void)
 	put(&b, big, 3 << 20);
 	puts_(&b, "\n--q\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n");
 	put(&b, big, 3 << 20);
+	/* quoted-printable: a line of exactly the line cap, then longer ones
+	 * (the decoder's output for a piece is larger than the piece) */
+	puts_(&b, "\n--q\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n");
+	put(&b, big, BS_MSGPARSE_LINE_MAX - 1);
+	puts_(&b, "=\n");
+	put(&b, big, BS_MSGPARSE_LINE_MAX);
+	puts_(&b, "\n");
+	put(&b, big, BS_MSGPARSE_LINE_MAX - 1);
+	puts_(&b, "=4\n=");
+	put(&b, big, 5000);
 	puts_(&b, "\n--");
 	put(&b, big, 3 << 20);
 	puts_(&b, "\n--q\nContent-Type: message/rfc822\n\nMessage-ID: <after-huge@x>\nX-Long: ");
