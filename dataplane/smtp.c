@@ -92,6 +92,7 @@ struct bs_smtp_session {
 	/* transactions */
 	uint8_t cur;            /* slot of the open transaction (envelope), NOSLOT */
 	uint8_t msg;            /* slot receiving message bytes, NOSLOT */
+	uint8_t data_slot;      /* slot of the last DATA command */
 	struct slot slot[SLOTS];
 
 	/* message being received */
@@ -173,6 +174,8 @@ static void slot_end(struct bs_smtp_session *s, uint8_t k)
 	}
 	if (s->cur == k)
 		s->cur = NOSLOT;
+	if (s->data_slot == k)
+		s->data_slot = NOSLOT;
 	if (sl->t) {
 		sl->t->ts_end_ns = s->now;
 		s->h->txn_end(s->ctx, sl->t);
@@ -184,6 +187,8 @@ static void slot_close(struct bs_smtp_session *s, uint8_t k)
 {
 	if (k == NOSLOT)
 		return;
+	if (s->msg == k && s->cmode == M_CMD)
+		msg_stop(s); /* BDAT message abandoned between chunks (RSET, MAIL...) */
 	s->slot[k].closed = 1;
 	if (s->cur == k)
 		s->cur = NOSLOT;
@@ -304,7 +309,20 @@ static void q_pop(struct bs_smtp_session *s)
 
 static void msg_begin(struct bs_smtp_session *s, uint8_t k)
 {
+	if (s->msg_active) {
+		/* DATA after BDAT chunks of the same transaction (the server
+		 * refuses it): the message goes on; else the old one is over */
+		if (s->msg == k)
+			return;
+		msg_stop(s);
+	}
 	struct bs_txn *t = slot_txn(s, k);
+	if (t && t->data_started) {
+		/* a second message for one transaction means we lost track
+		 * (replies out of step after gaps): do not mix the two */
+		k = NOSLOT;
+		t = NULL;
+	}
 	s->msg = k;
 	s->msg_active = 1;
 	s->msg_skip = t == NULL; /* unrecorded: nobody consumes the bytes */
@@ -836,6 +854,7 @@ static void client_line(struct bs_smtp_session *s, const char *l, size_t n, bool
 		break;
 	case C_DATA:
 		q_push(s, C_DATA, s->cur, NO_RCPT, 0);
+		s->data_slot = s->cur;
 		/* the client sends content only after 354; if content shows up
 		 * before we parsed that reply, it is content all the same */
 		s->cmode = M_DATA_WAIT;
@@ -970,7 +989,7 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 	case C_DATA:
 		if (code == 354) {
 			if (s->cmode == M_DATA_WAIT) {
-				msg_begin(s, ent.slot);
+				msg_begin(s, s->data_slot);
 				s->cmode = M_DATA;
 			}
 		} else {
@@ -1101,6 +1120,7 @@ void bs_smtp_session_init(struct bs_smtp_session *s, const struct bs_smtp_hooks 
 	s->st = st;
 	s->cur = NOSLOT;
 	s->msg = NOSLOT;
+	s->data_slot = NOSLOT;
 	s->q_head = s->q_len = 0;
 	s->helo[0] = '\0';
 	s->cl.len = s->sv.len = 0;
@@ -1137,7 +1157,7 @@ static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 	while (n) {
 		switch (s->cmode) {
 		case M_DATA_WAIT:
-			msg_begin(s, s->cur);
+			msg_begin(s, s->data_slot);
 			s->cmode = M_DATA;
 			/* fall through */
 		case M_DATA: {
@@ -1244,7 +1264,7 @@ void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n)
 		return;
 	}
 	if (s->cmode == M_DATA_WAIT) {
-		msg_begin(s, s->cur);
+		msg_begin(s, s->data_slot);
 		s->cmode = M_DATA;
 	}
 	if (s->cmode == M_DATA || s->cmode == M_BDAT) {
