@@ -26,7 +26,10 @@ struct bs_smtp_hooks {
 	 * reported; the caller counts it). */
 	struct bs_txn *(*txn_alloc)(void *ctx);
 	/* Envelope known up to the first byte of message data (called once,
-	 * when DATA got 354 or the first BDAT starts). */
+	 * when DATA got 354 or the first BDAT starts). With BDAT under
+	 * PIPELINING (MAIL, RCPT, BDAT in one write) the RCPT replies may not
+	 * have been parsed yet: rcpt[].code can still be 0 here; it is final
+	 * at txn_end. */
 	void (*txn_data_begin)(void *ctx, struct bs_txn *t);
 	/* Message bytes after dot-unstuffing, in order, header block first
 	 * (part says which; the blank line ending the header belongs to the
