@@ -156,11 +156,9 @@ static void copy_val(struct bs_msgparse *mp, char *dst, size_t cap, const char *
 	dst[n] = '\0';
 }
 
-static bool hn(const char *name, size_t nlen, const char *lit)
-{
-	size_t l = strlen(lit);
-	return nlen == l && !strncasecmp(name, lit, l);
-}
+/* name (nlen bytes) equals the literal, case-insensitively; the length is
+ * compared first and known at compile time */
+#define hn(name, nlen, lit) ((nlen) == sizeof(lit) - 1 && !strncasecmp((name), (lit), sizeof(lit) - 1))
 
 /* first token of a value, lower-case compared against lit */
 static bool tok_is(const char *v, size_t n, const char *lit)
@@ -168,7 +166,7 @@ static bool tok_is(const char *v, size_t n, const char *lit)
 	size_t k = 0;
 	while (k < n && v[k] != ' ' && v[k] != '\t' && v[k] != ';' && v[k] != '(')
 		k++;
-	return hn(v, k, lit);
+	return strlen(lit) == k && !strncasecmp(v, lit, k);
 }
 
 /* ------------------------------------------------------- header semantics */
@@ -199,7 +197,7 @@ static void parse_ctype(struct bs_msgparse *mp, struct mp_entity *e, const char 
 	e->ctype = BS_CT_OTHER;
 	e->digest = hn(v, k, "multipart/digest");
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (hn(v, k, tab[i].t)) {
+		if (strlen(tab[i].t) == k && !strncasecmp(v, tab[i].t, k)) {
 			e->ctype = tab[i].ct;
 			break;
 		}
@@ -1000,6 +998,20 @@ static void body_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, uns
 	leaf_line(mp, line, n, flags);
 }
 
+static bool has_8bit(const uint8_t *p, size_t n)
+{
+	uint64_t acc = 0;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= p[i];
+	return acc & 0x8080808080808080ull;
+}
+
 static bool top_hdr_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, unsigned flags)
 {
 	if (mp->first_line) {
@@ -1010,11 +1022,8 @@ static bool top_hdr_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, 
 			return false;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if (line[i] & 0x80) {
-			mp->f->flags |= BS_MF_8BIT_HEADER;
-			break;
-		}
+	if (!(mp->f->flags & BS_MF_8BIT_HEADER) && has_8bit(line, n))
+		mp->f->flags |= BS_MF_8BIT_HEADER;
 	enum bs_hdr_line k = bs_hdracc_line(&mp->h1, line, n, flags, ent_field, mp);
 	if (k == BS_HDR_END) {
 		header_end(mp);
