@@ -18,10 +18,10 @@ SIGINT it prints its counters as one JSON line on stdout and exits 0.
 import collections
 import fcntl
 import json
-import math
 import os
 import select
 import signal
+import socket
 import struct
 import sys
 import time
@@ -33,6 +33,13 @@ READ_MAX = 65536
 
 
 def open_tun(name):
+    # TUNSETIFF would silently create a missing device: insist that the
+    # topology made it (in this network namespace)
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        raise OSError("%s: no such network device in this namespace (create it with "
+                      "`ip tuntap add dev %s mode tun`)" % (name, name)) from None
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
     try:
         fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
@@ -45,12 +52,18 @@ def open_tun(name):
 def parse_args(argv):
     if len(argv) not in (5, 7) or (len(argv) == 7 and argv[5] != "--max-queue"):
         raise ValueError("usage: delayer.py IN OUT DELAY_MS READYFILE [--max-queue N]")
-    delay_ms = float(argv[3])
+    try:
+        delay_ms = float(argv[3])
+    except ValueError:
+        delay_ms = -1.0
     if not 0 <= delay_ms <= 10000:
-        raise ValueError("DELAY_MS must be between 0 and 10000, got %s" % argv[3])
-    max_queue = int(argv[6]) if len(argv) == 7 else 20000
+        raise ValueError("DELAY_MS must be a number of milliseconds from 0 to 10000, got %r" % argv[3])
+    try:
+        max_queue = int(argv[6]) if len(argv) == 7 else 20000
+    except ValueError:
+        max_queue = 0
     if max_queue < 1:
-        raise ValueError("--max-queue must be at least 1")
+        raise ValueError("--max-queue must be a whole number of packets, at least 1, got %r" % argv[6])
     return argv[1], argv[2], delay_ms / 1000.0, argv[4], max_queue
 
 
@@ -69,8 +82,6 @@ def main(argv):
           "write_errors": 0, "max_held": 0}
     with open(ready, "w") as f:
         f.write("%d\n" % os.getpid())
-    poller = select.poll()
-    poller.register(fd_in, select.POLLIN)
     while not stop:
         now = time.monotonic()
         while held and held[0][0] <= now:
@@ -81,13 +92,14 @@ def main(argv):
                 st["bytes"] += len(pkt)
             except OSError:
                 st["write_errors"] += 1
-        # sleep until the next packet is due (poll has millisecond grain: round up)
-        timeout = -1 if not held else max(0, math.ceil((held[0][0] - time.monotonic()) * 1000.0))
+        # sleep until the next packet is due (select: microsecond grain);
+        # idle, wake up now and then, since select() restarts after a signal
+        timeout = 0.2 if not held else max(0.0, held[0][0] - time.monotonic())
         try:
-            events = poller.poll(timeout)
+            readable, _, _ = select.select([fd_in], [], [], timeout)
         except InterruptedError:
             continue
-        if not events:
+        if not readable:
             continue
         # drain what the kernel queued, stamping each packet on arrival
         while True:

@@ -72,6 +72,8 @@ class MailNet:
 
     def start(self):
         t = self.topo.create()
+        # the path's own round trip, before backstop's poll loops take the CPUs
+        self.rtt_idle = t.rtt_ms() if self.topo.delay_ms > 0 else None
         self.ours = postfix_inst.Postfix(t, "ours", "home", os.path.join(self.workdir, "postfix-ours"), HOME,
                                          "mail." + HOME, t.ip["ours"], t.home_net, REMOTE, t.ip["remote"])
         # the remote relays nothing: only its own address counts as local
@@ -142,7 +144,7 @@ class MailNet:
 
 def write_body(path, size, label):
     """A plain text body of about SIZE bytes (readable lines, dot lines
-    included so dot-stuffing is exercised)."""
+    included so dot-stuffing is exercised); returns its last line."""
     lines, n, total = [], 0, 0
     while total < size:
         ln = "%s line %06d: the quick brown fox jumps over the lazy dog 0123456789\n" % (label, n)
@@ -153,6 +155,6 @@ def write_body(path, size, label):
         n += 1
     with open(path, "w") as f:
         f.write("".join(lines))
-    return total
+    return lines[-1].strip().lstrip(".")
 
 

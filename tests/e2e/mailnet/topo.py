@@ -43,6 +43,7 @@ class Topology:
         pid = os.getpid()
         self.workdir = workdir
         self.delay_ms = delay_ms
+        self.delayer_max_queue = None     # delayer.py's default bound
         self.tag = "bs-e2e-%d" % pid
         self.ns = {r: "%s-%s" % (self.tag, r) for r in ("ours", "router", "remote")}
         short = pid % 100000
@@ -114,7 +115,8 @@ class Topology:
             sh("ip", "-n", r, "rule", "add", "iif", dev, "lookup", "100", "priority", "100")
         ready = os.path.join(self.workdir, "delayer.ready")
         p = self.spawn("delayer", "router", ["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "delayer.py"),
-                                             d["tun_in"], d["tun_out"], str(self.delay_ms), ready])
+                                             d["tun_in"], d["tun_out"], str(self.delay_ms), ready]
+                       + (["--max-queue", str(self.delayer_max_queue)] if self.delayer_max_queue else []))
         wait_for(lambda: os.path.exists(ready) or p.poll() is not None, "the delayer", 10)
         if p.poll() is not None:
             raise RuntimeError("delayer exited with %d: see %s/delayer.log" % (p.returncode, self.workdir))
