@@ -36,6 +36,8 @@ def bad_files(ctl):
     n = 0
     for name in sorted(os.listdir(bad)):
         path = os.path.join(bad, name)
+        if not os.path.isfile(path):
+            continue
         with open(path, "rb") as f:
             first = f.readline().decode("utf-8", "replace").rstrip("\r\n")
         m = re.match(r"^# expect (?:@(\S+) )?(\d+): (.*)$", first)
