@@ -85,6 +85,9 @@ struct bs_msgparse {
 	struct bs_lines l1, l2;
 	struct bs_hdracc h1, h2;
 	struct bs_dsn dsn;
+	uint16_t out_len;            /* batched scope bytes (see emit) */
+	uint8_t out_scope;
+	uint8_t out[2048];
 	uint8_t tent[TENT_MAX];
 	/* one layer-1 line piece decoded: QP may add the line's "\n" and a
 	 * held "=X"; base64 yields less than its input */
@@ -99,6 +102,8 @@ size_t bs_msgparse_size(void)
 }
 
 /* ---------------------------------------------------------------- output */
+
+static void out_flush(struct bs_msgparse *mp);
 
 static uint64_t cur_off(const struct bs_msgparse *mp)
 {
@@ -115,14 +120,38 @@ static void fact(struct bs_msgparse *mp, enum bs_fact id)
 	} else if (id != BS_FACT_DSN_RCPT && id != BS_FACT_ORIG_BEGIN) {
 		return;
 	}
-	if (mp->cb && mp->cb->fact)
+	if (mp->cb && mp->cb->fact) {
+		out_flush(mp);               /* the consumer sees the bytes before the fact */
 		mp->cb->fact(mp->ctx, id, off);
+	}
 }
 
-static inline void emit(struct bs_msgparse *mp, enum bs_scope scope, const void *p, size_t n)
+/* Scope bytes are batched: a Hyperscan stream call has a fixed cost, and
+ * decoded text arrives a line (or less) at a time. The batch is handed
+ * over when the scope changes, when it is full, before any field or fact
+ * callback (order is kept), and at the end of every feed call. */
+static void out_flush(struct bs_msgparse *mp)
 {
-	if (n && mp->cb && mp->cb->bytes)
-		mp->cb->bytes(mp->ctx, scope, p, n);
+	if (mp->out_len) {
+		uint16_t n = mp->out_len;
+		mp->out_len = 0;
+		mp->cb->bytes(mp->ctx, (enum bs_scope)mp->out_scope, mp->out, n);
+	}
+}
+
+static void emit(struct bs_msgparse *mp, enum bs_scope scope, const void *p, size_t n)
+{
+	if (!n || !mp->cb || !mp->cb->bytes)
+		return;
+	if (mp->out_len && (mp->out_scope != scope || mp->out_len + n > sizeof(mp->out)))
+		out_flush(mp);
+	if (n >= sizeof(mp->out)) {
+		mp->cb->bytes(mp->ctx, scope, p, n);   /* large spans go as they are */
+		return;
+	}
+	memcpy(mp->out + mp->out_len, p, n);
+	mp->out_len = (uint16_t)(mp->out_len + n);
+	mp->out_scope = (uint8_t)scope;
 }
 
 static void emit_body(struct bs_msgparse *mp, const uint8_t *p, size_t n, bool eol)
@@ -362,8 +391,10 @@ static void top_field(struct bs_msgparse *mp, const char *name, size_t nl, const
 /* A field of an embedded original (any form). */
 static void orig_field(struct bs_msgparse *mp, const char *name, size_t nl, const char *v, size_t n)
 {
-	if (mp->cb && mp->cb->field)
+	if (mp->cb && mp->cb->field) {
+		out_flush(mp);
 		mp->cb->field(mp->ctx, true, name, nl, v, n);
+	}
 	if (!mp->orig_fill)
 		return;
 	struct bs_msg_facts *f = mp->f;
@@ -450,8 +481,10 @@ static void ent_field(void *ctx, const char *name, size_t nl, const char *v, siz
 	e->nfields++;
 	if (e->top) {
 		top_field(mp, name, nl, v, n);
-		if (mp->cb && mp->cb->field)
+		if (mp->cb && mp->cb->field) {
+			out_flush(mp);
 			mp->cb->field(mp->ctx, false, name, nl, v, n);
+		}
 	} else if (!e->orig && mp->f->orig_how == BS_ORIG_NONE &&
 		   bs_orig_field_kind(name, nl) == BS_OFK_STRONG) {
 		/* a "part" whose header is a transported message's (Received,
@@ -1070,6 +1103,7 @@ void bs_msgparse_init(struct bs_msgparse *mp, struct bs_msg_facts *facts,
 	mp->in_orig_hdr = mp->orig_fill = false;
 	mp->body_any = mp->body_sep = false;
 	mp->cand_fresh = false;
+	mp->out_len = 0;
 	mp->state = L1_TOP_HDR;
 	mp->depth = 0;
 	mp->leaf_open = false;
@@ -1129,6 +1163,8 @@ void bs_msgparse_feed(struct bs_msgparse *mp, enum bs_msg_part part, uint64_t of
 	}
 	if (mp->l1.any_long)
 		mp->f->flags |= BS_MF_LONG_LINE;
+	if (mp->out_len)
+		out_flush(mp);
 }
 
 void bs_msgparse_end(struct bs_msgparse *mp)
@@ -1149,6 +1185,7 @@ void bs_msgparse_end(struct bs_msgparse *mp)
 		mp->f->flags |= BS_MF_UNCLOSED_PART;
 	if (mp->l1.any_long || mp->l2.any_long)
 		mp->f->flags |= BS_MF_LONG_LINE;
+	out_flush(mp);
 	fact(mp, BS_FACT_MSG_END);
 	mp->ended = true;
 }

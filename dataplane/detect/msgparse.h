@@ -33,7 +33,10 @@
 #define BS_MSGPARSE_BOUNDARY_MAX 100 /* RFC 2046: 70; some MTAs exceed it */
 
 /* Consumer callbacks; any may be NULL. Pointers are valid during the call
- * only. Called synchronously from bs_msgparse_feed / bs_msgparse_end. */
+ * only. Called synchronously from bs_msgparse_feed / bs_msgparse_end.
+ * Scope bytes are handed over in batches (up to 2 KiB, fewer scanner
+ * calls), always before the next field or fact callback and before the
+ * feed call returns: callbacks arrive in stream order. */
 struct bs_msgparse_cb {
 	/* Scoped byte streams, each a concatenation over the whole message:
 	 *  BS_SCOPE_HEADERS       the top header block, raw bytes as received

@@ -602,6 +602,51 @@ static void test_offsets(void)
 	CHECK(f.offset[BS_FACT_TOP_HEADER_END] == g.offset[BS_FACT_TOP_HEADER_END] + 1000);
 }
 
+/* callbacks arrive in stream order: the bytes before a fact were handed
+ * over before the fact; bytes are batched (far fewer calls than lines) */
+struct order_sink {
+	char dsn[4096];
+	size_t dsn_len;
+	unsigned calls, lines;
+	bool failed_seen_text;
+};
+
+static void ord_bytes(void *ctx, enum bs_scope s, const uint8_t *p, size_t n)
+{
+	struct order_sink *o = ctx;
+	o->calls++;
+	for (size_t i = 0; i < n; i++)
+		o->lines += p[i] == '\n';
+	if (s == BS_SCOPE_DSN && o->dsn_len + n < sizeof(o->dsn)) {
+		memcpy(o->dsn + o->dsn_len, p, n);
+		o->dsn_len += n;
+		o->dsn[o->dsn_len] = '\0';
+	}
+}
+
+static void ord_fact(void *ctx, int id, uint64_t off)
+{
+	struct order_sink *o = ctx;
+	(void)off;
+	if (id == BS_FACT_DSN_FAILED)
+		o->failed_seen_text = strstr(o->dsn, "Action: failed\n") != NULL;
+}
+
+static void test_order(void)
+{
+	static const struct bs_msgparse_cb cb = { ord_bytes, NULL, ord_fact };
+	struct order_sink o = { 0 };
+	struct bs_msg_facts f;
+	const uint8_t *m = (const uint8_t *)postfix_bounce;
+	size_t n = strlen(postfix_bounce);
+	bs_msgparse_init(mp, &f, &cb, &o);
+	for (size_t i = 0; i < n; i += 700)
+		bs_msgparse_feed(mp, BS_PART_BODY, i, m + i, (uint32_t)(n - i < 700 ? n - i : 700));
+	bs_msgparse_end(mp);
+	CHECK(o.failed_seen_text);
+	CHECK(o.calls * 3 < o.lines);
+}
+
 int main(void)
 {
 	mp = t_parser();
@@ -613,6 +658,7 @@ int main(void)
 	test_autoreply_mdn();
 	test_tolerance();
 	test_offsets();
+	test_order();
 	free(mp);
 	if (t_fail) {
 		fprintf(stderr, "%d failure(s)\n", t_fail);
