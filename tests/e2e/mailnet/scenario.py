@@ -10,6 +10,7 @@ import sys
 
 import edge
 import postfix_inst
+import topo as topo_mod
 from topo import Topology, wait_for
 
 HOME, REMOTE = "home.example", "remote.example"
@@ -39,6 +40,10 @@ def skip_reason(backstop_exe, extra_tools=()):
     if not os.path.exists("/dev/net/tun"):
         return "/dev/net/tun missing"
     return None
+
+
+def netns_list():
+    return os.listdir(topo_mod.NETNS_DIR) if os.path.isdir(topo_mod.NETNS_DIR) else []
 
 
 def fresh_workdir(path):

@@ -21,20 +21,20 @@ def _packets(path):
             endian = ">"
         else:
             raise ValueError("%s: not a pcap file (magic %08x)" % (path, magic))
+        # microsecond or nanosecond timestamps
+        scale = 1e-9 if magic in (0xA1B23C4D, 0x4D3CB2A1) else 1e-6
         linktype = struct.unpack(endian + "I", hdr[20:24])[0]
         if linktype != LINKTYPE_ETHERNET:
             raise ValueError("%s: link type %d, expected Ethernet" % (path, linktype))
-        n = 0
         while True:
             rec = f.read(16)
             if len(rec) < 16:
                 return
-            n += 1
-            incl = struct.unpack(endian + "IIII", rec)[2]
+            sec, frac, incl, _ = struct.unpack(endian + "IIII", rec)
             data = f.read(incl)
             if len(data) < incl:
                 return            # capture cut mid-record (tcpdump killed): stop there
-            yield data
+            yield sec + frac * scale, data
 
 
 def _tcp4(frame):
@@ -52,15 +52,28 @@ def _tcp4(frame):
     return (socket.inet_ntoa(ip[12:16]), sport, socket.inet_ntoa(ip[16:20]), dport, seq, tcp[13], tcp[off:])
 
 
+def segments(path, src, sport, dst, dport):
+    """(time, seq, flags, payload) of each packet src:sport -> dst:dport."""
+    out = []
+    for ts, frame in _packets(path):
+        t = _tcp4(frame)
+        if t and t[:4] == (src, sport, dst, dport):
+            out.append((ts, t[4], t[5], t[6]))
+    return out
+
+
+def isn_of(segs):
+    for _, seq, flags, _ in segs:
+        if flags & 0x02:
+            return seq
+    return None
+
+
 def contiguous_stream(path, src, sport, dst, dport):
     """Bytes src:sport sent to dst:dport that arrived in order from the
     SYN on (what the receiving application could read)."""
     isn, segs = None, {}
-    for frame in _packets(path):
-        t = _tcp4(frame)
-        if not t or t[:4] != (src, sport, dst, dport):
-            continue
-        seq, flags, payload = t[4], t[5], t[6]
+    for _, seq, flags, payload in segments(path, src, sport, dst, dport):
         if flags & 0x02:                       # SYN: data starts at ISN + 1
             isn = seq
         elif payload:
@@ -84,8 +97,47 @@ def contiguous_stream(path, src, sport, dst, dport):
 def message_bytes_received(stream):
     """Bytes of the message after the DATA command (dot-stuffed, as on the
     wire) and whether the end-of-data marker arrived."""
-    i = stream.find(b"\r\nDATA\r\n")
-    if i < 0:
+    start = data_start(stream)
+    if start is None:
         return 0, False
-    body = stream[i + 8:]
+    body = stream[start:]
     return len(body), b"\r\n.\r\n" in body
+
+
+def data_start(stream):
+    """Stream offset of the first message byte (after the DATA command)."""
+    i = stream.find(b"\r\nDATA\r\n")
+    return None if i < 0 else i + 8
+
+
+def cut_timing(edge_pcap, ours_pcap, flow, verdict_offset):
+    """How the cut went on the wire, from a capture at the edge (before the
+    enforcer) and one on our server's interface (after it):
+    the time the segment carrying message byte VERDICT_OFFSET crossed the
+    edge, the first segment of the session the enforcer dropped after it,
+    and how many segments (and bytes) still got through in between.
+    FLOW is (src, sport, dst, dport) of the SMTP client."""
+    edge_segs = segments(edge_pcap, *flow)
+    isn = isn_of(edge_segs)
+    stream = contiguous_stream(edge_pcap, *flow)
+    start = data_start(stream)
+    if isn is None or start is None:
+        return None
+    target = (isn + 1 + start + verdict_offset) & 0xFFFFFFFF
+    passed = {(seq, len(p)) for _, seq, _, p in segments(ours_pcap, *flow) if p}
+    t_verdict = None
+    slipped = slipped_bytes = 0
+    for ts, seq, _, p in edge_segs:
+        if not p:
+            continue
+        if t_verdict is None:
+            if ((target - seq) & 0xFFFFFFFF) < len(p):
+                t_verdict = ts
+            continue
+        if (seq, len(p)) in passed:
+            slipped += 1
+            slipped_bytes += len(p)
+        else:
+            return {"verdict_segment_time": t_verdict, "first_drop_ms": (ts - t_verdict) * 1000.0,
+                    "slipped_segments": slipped, "slipped_bytes": slipped_bytes}
+    return None

@@ -113,6 +113,8 @@ def main(argv):
         extra = [e for e in events if e["verdict"]["class"] in ("backscatter", "suspect-bounce")
                  and e["email"]["message_id"] != forged_ndr_mid]
         check(not extra, "no other message was called backscatter or suspect (%d)" % len(extra))
+    left = [ns for ns in scenario.netns_list() if ns.startswith(net.topo.tag)]
+    check(not left, "cleanup: namespaces removed (%s)" % left)
     if check.failures:
         print("FAILED: %d check(s); logs in %s" % (len(check.failures), work))
         return 1

@@ -69,7 +69,9 @@ def main(argv):
               "round trip %.1f ms matches the 2 x %.0f ms delay" % (rtt, delay))
         # what our server's stack got (after XDP) and what crossed the edge
         ours_cap = edge.Tcpdump(t, "ours", t.dev["ours"], os.path.join(work, "ours.pcap"))
+        edge_cap = edge.Tcpdump(t, "router", t.dev["r_ours"], os.path.join(work, "edge.pcap"))
         ours_cap.start()
+        edge_cap.start()
 
         # (a) the backscatter
         bs_ndr = net.send_forged("victim", "ghost-%d" % pid, forged_mid, "Exclusive offer", body_file=spam_body)
@@ -95,6 +97,7 @@ def main(argv):
         check(legit_ok, "the legitimate NDR %s is delivered to alice@%s" % (legit_ndr_mid, HOME))
         time.sleep(1.0)
         ours_cap.stop()
+        edge_cap.stop()
 
         check(not net.delivered_to("victim@" + HOME), "our server never delivered the backscatter NDR")
         boxes = net.ours.mailbox()
@@ -137,7 +140,16 @@ def main(argv):
                   flush=True)
             check(v["offset"] is not None and v["offset"] < got,
                   "verdict offset %s is inside what was delivered before the cut" % v["offset"])
+            flow = (e["src_ip"], e["src_port"], e["dest_ip"], e["dest_port"])
+            timing = tcpstream.cut_timing(edge_cap.path, ours_cap.path, flow, v["offset"] or 0)
+            check(timing is not None, "the edge capture shows a dropped segment after the deciding one")
+            if timing:
+                print("FIGURES: first segment dropped %.2f ms after the segment carrying the verdict offset crossed "
+                      "the edge; %d segment(s) (%d bytes) got through in between"
+                      % (timing["first_drop_ms"], timing["slipped_segments"], timing["slipped_bytes"]), flush=True)
             check("incomplete" in e["anomalies"], "the cut transaction is marked incomplete (%s)" % e["anomalies"])
+    left = [ns for ns in scenario.netns_list() if ns.startswith(net.topo.tag)]
+    check(not left and not os.path.exists(net.xdp.pin), "cleanup: namespaces and pinned maps removed (%s)" % left)
     if check.failures:
         print("FAILED: %d check(s); logs in %s" % (len(check.failures), work))
         return 1
