@@ -34,6 +34,8 @@ struct parse_ctx {
 	struct bs_errs *e;
 	char *stack[BS_RULES_MAX_INCLUDE + 1];   /* real paths of the files being read */
 	unsigned depth;
+	char **done;                             /* real paths of the files read completely */
+	uint32_t n_done;
 	struct bs_list *lists;
 	uint32_t n_lists, cap_lists;
 	uint32_t *id_slots;                      /* open addressing: rule index + 1 */
@@ -684,6 +686,15 @@ static void parse_file(struct parse_ctx *c, const char *path, const char *from_f
 			bs_errs_add(c->e, path, 0, "cannot open: %s", strerror(errno));
 		return;
 	}
+	/* Include once: a file reached again through another include (a
+	 * diamond, not a cycle) was read already; reading it twice would only
+	 * report its rules as duplicates of themselves. */
+	for (uint32_t i = 0; i < c->n_done; i++) {
+		if (!strcmp(c->done[i], real)) {
+			free(real);
+			return;
+		}
+	}
 	for (unsigned i = 0; i < c->depth; i++) {
 		if (!strcmp(c->stack[i], real)) {
 			bs_errs_add(c->e, from_file, from_line, "include cycle: '%s' is already being read", path);
@@ -718,8 +729,14 @@ static void parse_file(struct parse_ctx *c, const char *path, const char *from_f
 	c->stack[c->depth++] = real;
 	for_each_line(c, file, buf, len, rule_file_line, NULL);
 	c->depth--;
-	free(real);
 	free(buf);
+	char **d = realloc(c->done, (c->n_done + 1) * sizeof(*d));
+	if (d) {
+		c->done = d;
+		c->done[c->n_done++] = real;
+	} else {
+		free(real);
+	}
 }
 
 unsigned bs_rules_parse(const char *path, struct bs_parsed *p, struct bs_errs *e)
@@ -747,6 +764,9 @@ unsigned bs_rules_parse(const char *path, struct bs_parsed *p, struct bs_errs *e
 		free(c.lists[i].lines);
 	}
 	free(c.lists);
+	for (uint32_t i = 0; i < c.n_done; i++)
+		free(c.done[i]);
+	free(c.done);
 	free(c.id_slots);
 	bs_toks_free(&c.toks);
 	for (uint32_t i = 0; i < p->rs->n_rules; i++)

@@ -109,16 +109,18 @@ static void check_sample_hits(const struct hits *h, const char *what)
 
 static void test_metadata(const struct bs_ruleset *rs)
 {
-	CHECK(rs->n_rules == 15, "n_rules %u", rs->n_rules);
+	CHECK(rs->n_rules == 16, "n_rules %u", rs->n_rules);
 	/* two list rules: spam_words has 2 entries, bad_domains 3 (two lines) */
-	CHECK(rs->n_expressions == 13 + 2 + 3, "n_expressions %u", rs->n_expressions);
+	CHECK(rs->n_expressions == 14 + 2 + 3, "n_expressions %u", rs->n_expressions);
 	const struct bs_rule *r = find(rs, 101);
 	CHECK(r && r->scope == BS_SCOPE_HEADER_FIELD && !strcmp(r->field, "subject") && r->weight == 50 &&
 	      r->signal == BS_SIG_BOUNCE_HEADER && (r->flags & BS_RULE_F_CASELESS) && (r->flags & BS_RULE_F_LITERAL) &&
-	      r->line == 8 && strstr(r->file, "good/main.rules"), "rule 101 metadata");
+	      r->line == 9 && strstr(r->file, "good/main.rules"), "rule 101 metadata");
 	r = find(rs, 301);
-	CHECK(r && r->scope == BS_SCOPE_DSN && r->line == 2 && strstr(r->file, "good/sub/more.rules") &&
+	CHECK(r && r->scope == BS_SCOPE_DSN && r->line == 3 && strstr(r->file, "good/sub/more.rules") &&
 	      (r->flags & BS_RULE_F_REGEX) && (r->flags & BS_RULE_F_MULTILINE), "rule 301 from the include");
+	r = find(rs, 901);
+	CHECK(r && strstr(r->file, "good/sub/common.rules") && r->line == 2, "diamond include read once");
 	r = find(rs, 401);
 	CHECK(r && (r->flags & BS_RULE_F_LIST) && (r->flags & BS_RULE_F_CASELESS), "rule 401 list nocase");
 	r = find(rs, 801);
