@@ -13,7 +13,7 @@ static const char verdict_usage[] =
 	"       backstopctl verdict add source-shape PREFIX --rate PPS --burst N --ttl S [--reason N]\n"
 	"       backstopctl verdict del session SRC SPORT DST DPORT\n"
 	"       backstopctl verdict del source-drop|source-shape PREFIX\n"
-	"       backstopctl verdict list [session|source-drop|source-shape]\n"
+	"       backstopctl verdict list [session|source-drop|source-shape] [--json]\n"
 	"       backstopctl verdict flush [session|source-drop|source-shape]\n"
 	"  (--ttl 0: never expires; every command takes --pin-dir DIR)\n";
 
@@ -210,14 +210,47 @@ static void print_entry(void *ctx, const struct bs_entry *x)
 	}
 }
 
+static const char *const kind_word[] = {"", "session", "source-drop", "source-shape", "allow"};
+
+/* One JSON object per line (JSON Lines), the same fields as the text form. */
+static void print_entry_json(void *ctx, const struct bs_entry *x)
+{
+	uint64_t now = *(const uint64_t *)ctx;
+	char a[64], b[64];
+	long long ttl = !x->expires_ns ? -1 : x->expires_ns <= now ? 0 :
+			(long long)((x->expires_ns - now + 999999999ull) / 1000000000ull);
+
+	bs_format_addr(x->src, a, sizeof(a));
+	printf("{\"kind\": \"%s\"", kind_word[x->kind]);
+	if (x->kind == BS_ENTRY_SESSION) {
+		bs_format_addr(x->dst, b, sizeof(b));
+		/* stored in canonical order: the two ends, not client and server */
+		printf(", \"a_ip\": \"%s\", \"a_port\": %u, \"b_ip\": \"%s\", \"b_port\": %u", a, x->sport, b,
+		       x->dport);
+	} else {
+		printf(", \"prefix\": \"%s/%u\"", a, x->prefix_len);
+	}
+	if (x->kind != BS_ENTRY_ALLOW)
+		printf(", \"ttl_s\": %lld, \"reason\": %u, \"drops\": %llu", ttl, x->reason, (unsigned long long)x->hits);
+	if (x->kind == BS_ENTRY_SOURCE_SHAPE)
+		printf(", \"rate_pps\": %u, \"burst\": %u, \"passed\": %llu", x->rate_pps, x->burst,
+		       (unsigned long long)x->passed);
+	printf("}\n");
+}
+
 static int list_or_flush(int argc, char **argv, const char *pin_dir, int flush)
 {
 	static const enum bs_entry_kind map_kind[] = {0, BS_ENTRY_SESSION, BS_ENTRY_SOURCE_DROP, BS_ENTRY_SOURCE_SHAPE};
 	const char *what = flush ? "verdict flush" : "verdict list";
 	enum bs_entry_kind kind = 0;
+	bs_entry_cb out = print_entry;
 	char err[512];
 	int r;
 
+	if (!flush && argc >= 2 && !strcmp(argv[argc - 1], "--json")) {
+		out = print_entry_json;
+		argc--;
+	}
 	if (argc > 2) {
 		fputs(verdict_usage, stderr);
 		return 2;
@@ -241,10 +274,10 @@ static int list_or_flush(int argc, char **argv, const char *pin_dir, int flush)
 	} else {
 		uint64_t now = bs_mono_ns();
 		if (kind)
-			r = bs_enforcer_list(e, kind, print_entry, &now, err, sizeof(err));
+			r = bs_enforcer_list(e, kind, out, &now, err, sizeof(err));
 		else
 			for (int k = BS_ENTRY_SESSION; k <= BS_ENTRY_SOURCE_SHAPE; k++)
-				if ((r = bs_enforcer_list(e, k, print_entry, &now, err, sizeof(err))) < 0)
+				if ((r = bs_enforcer_list(e, k, out, &now, err, sizeof(err))) < 0)
 					break;
 	}
 	bs_enforcer_close(e);

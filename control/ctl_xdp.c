@@ -10,7 +10,7 @@ static const char xdp_usage[] =
 	"usage: backstopctl xdp attach IFACE [--mode native|generic] [--pin-dir DIR]\n"
 	"       backstopctl xdp detach IFACE\n"
 	"       backstopctl xdp status [--pin-dir DIR]\n"
-	"       backstopctl xdp stats [--pin-dir DIR]\n";
+	"       backstopctl xdp stats [--json] [--pin-dir DIR]\n";
 
 static int xdp_attach(int argc, char **argv, const char *pin_dir)
 {
@@ -103,8 +103,11 @@ static int xdp_stats(int argc, char **argv, const char *pin_dir)
 {
 	struct bs_enforcer_stats st;
 	char err[512];
+	int json = 0;
 
-	if (argc != 1) {
+	if (argc == 2 && !strcmp(argv[1], "--json"))
+		json = 1;
+	else if (argc != 1) {
 		fputs(xdp_usage, stderr);
 		return 2;
 	}
@@ -116,13 +119,28 @@ static int xdp_stats(int argc, char **argv, const char *pin_dir)
 		bs_enforcer_close(e);
 		return 1;
 	}
-	printf("%-22s %14s %16s\n", "counter", "packets", "bytes");
-	for (int i = 0; i < BS_CNT_MAX; i++)
-		printf("%-22s %14llu %16llu\n", bs_counter_name(i), (unsigned long long)st.cnt[i].packets,
-		       (unsigned long long)st.cnt[i].bytes);
-	for (int i = 0; i < BS_REASON_SLOTS; i++)
-		if (st.drop_reason[i])
-			printf("drops_reason_%-9d %14llu\n", i, (unsigned long long)st.drop_reason[i]);
+	if (json) {
+		/* one object: {"counters": {name: {"packets": n, "bytes": n}}, "drops_by_reason": {reason: n}} */
+		printf("{\"counters\": {");
+		for (int i = 0; i < BS_CNT_MAX; i++)
+			printf("%s\"%s\": {\"packets\": %llu, \"bytes\": %llu}", i ? ", " : "", bs_counter_name(i),
+			       (unsigned long long)st.cnt[i].packets, (unsigned long long)st.cnt[i].bytes);
+		printf("}, \"drops_by_reason\": {");
+		for (int i = 0, first = 1; i < BS_REASON_SLOTS; i++)
+			if (st.drop_reason[i]) {
+				printf("%s\"%d\": %llu", first ? "" : ", ", i, (unsigned long long)st.drop_reason[i]);
+				first = 0;
+			}
+		printf("}}\n");
+	} else {
+		printf("%-22s %14s %16s\n", "counter", "packets", "bytes");
+		for (int i = 0; i < BS_CNT_MAX; i++)
+			printf("%-22s %14llu %16llu\n", bs_counter_name(i), (unsigned long long)st.cnt[i].packets,
+			       (unsigned long long)st.cnt[i].bytes);
+		for (int i = 0; i < BS_REASON_SLOTS; i++)
+			if (st.drop_reason[i])
+				printf("drops_reason_%-9d %14llu\n", i, (unsigned long long)st.drop_reason[i]);
+	}
 	bs_enforcer_close(e);
 	return 0;
 }

@@ -4,6 +4,7 @@ case must fail with its exit code (2 usage, 1 runtime) and a message that
 names the problem, and never crash.
 
 usage: cli_errors.py BACKSTOPCTL    (root; exits 77 to skip otherwise)"""
+import json
 import os
 import shutil
 import subprocess
@@ -80,6 +81,23 @@ def main():
         case(["verdict", "list", "source-drop"], 0, "source-drop 192.0.2.0/24 ttl 5s")
         case(["verdict", "add", "source-shape", "2001:db8::/32", "--ttl", "0", "--rate", "10", "--burst", "5"], 0, "")
         case(["verdict", "list"], 0, "source-shape 2001:db8::/32 rate 10 burst 5 ttl never")
+        # JSON forms parse and carry the entries and counters
+        r = run(["verdict", "list", "--json"])
+        rows = [json.loads(l) for l in r.stdout.splitlines()]
+        ok = r.returncode == 0 and {x["kind"] for x in rows} == {"source-drop", "source-shape"} and \
+            any(x.get("prefix") == "2001:db8::/32" and x["rate_pps"] == 10 and x["ttl_s"] == -1 for x in rows)
+        print("%s verdict list --json: %d rows" % ("ok  " if ok else "FAIL", len(rows)))
+        if not ok:
+            failures.append(("verdict list --json", r.returncode, r.stdout + r.stderr))
+        r = run(["xdp", "stats", "--json"])
+        try:
+            st = json.loads(r.stdout)
+            ok = r.returncode == 0 and "drop_session" in st["counters"] and "packets" in st["counters"]["pass_allow"]
+        except ValueError:
+            ok = False
+        print("%s xdp stats --json" % ("ok  " if ok else "FAIL"))
+        if not ok:
+            failures.append(("xdp stats --json", r.returncode, r.stdout + r.stderr))
         case(["verdict", "flush"], 0, "removed 2 entries")
         # pin directory not on a bpffs
         case(["verdict", "list", "--pin-dir", "/tmp/bs-not-bpffs-" + SFX + "/x"], 1, "is not on a bpffs")
