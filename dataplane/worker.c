@@ -135,7 +135,7 @@ static void on_verdict(void *ctx, const struct bs_txn *t)
 	default: return;
 	}
 	m.ip_ver = t->client.ip_ver;
-	m.prefix_len = 128;
+	m.prefix_len = m.ip_ver == 4 ? 32 : 128;
 	m.reason = t->verdict.cls;
 	memcpy(m.src, t->client.addr, 16);
 	memcpy(m.dst, t->server.addr, 16);
@@ -144,6 +144,11 @@ static void on_verdict(void *ctx, const struct bs_txn *t)
 	m.ttl_s = t->verdict.ttl_s ? t->verdict.ttl_s : 600;
 	m.rate_pps = t->verdict.shape_rate;
 	m.burst = t->verdict.shape_burst;
+	if (m.kind == BS_VK_SOURCE_SHAPE && m.rate_pps == 0) {
+		/* the policy gave no rate: a trickle that keeps a real MTA's retries alive */
+		m.rate_pps = 10;
+		m.burst = 20;
+	}
 	m.t_detect_ns = mono_ns();
 	if (rte_ring_mp_enqueue_elem(w->verdicts, &m, sizeof(m)) != 0)
 		w->st.verdicts_dropped++;
@@ -201,6 +206,12 @@ static void ra_anomaly(void *ctx, int dir, enum bs_reasm_anomaly a)
 	struct bs_worker *w = ctx;
 	if ((unsigned)a < BS_REASM_ANOMALY_MAX)
 		w->st.reasm[a]++;
+	if (a == BS_REASM_OVERLAP_MISMATCH) {
+		/* the event of the transaction says so too */
+		struct bs_flow *f = bs_flow_get(w->ft, w->cur_slot);
+		if (f->sess != BS_NONE)
+			bs_smtp_flag(sess_get(w, f->sess), BS_ANOM_OVERLAP_MISMATCH);
+	}
 }
 
 static const struct bs_reasm_cb ra_cb = {ra_data, ra_gap, ra_anomaly};
