@@ -17,58 +17,7 @@
 #include <limits.h>
 #include <libgen.h>
 #include <sys/stat.h>
-#include "rules_internal.h"
-#include "rules_lex.h"
-
-struct bs_list {
-	char name[64];
-	bool nocase;
-	char **items;      /* escaped for Hyperscan */
-	const char **files;
-	int *lines;
-	uint32_t n, cap;
-};
-
-struct parse_ctx {
-	struct bs_parsed *p;
-	struct bs_errs *e;
-	char *stack[BS_RULES_MAX_INCLUDE + 1];   /* real paths of the files being read */
-	unsigned depth;
-	char **done;                             /* real paths of the files read completely */
-	uint32_t n_done;
-	struct bs_list *lists;
-	uint32_t n_lists, cap_lists;
-	uint32_t *id_slots;                      /* open addressing: rule index + 1 */
-	uint32_t id_cap;
-	uint32_t cap_rules;
-	struct bs_toks toks;
-};
-
-static bool too_many_errors(struct parse_ctx *c)
-{
-	return c->e->n >= BS_RULES_MAX_ERRORS;
-}
-
-/* ---- small helpers ---- */
-
-static char *escape_literal(const char *s, size_t n)
-{
-	/* Every byte that is not alphanumeric becomes \xHH, so no literal can
-	 * be misread as regex syntax. */
-	char *out = malloc(n * 4 + 1);
-	if (!out)
-		return NULL;
-	char *o = out;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (isalnum(ch))
-			*o++ = (char)ch;
-		else
-			o += sprintf(o, "\\x%02x", ch);
-	}
-	*o = 0;
-	return out;
-}
+#include "rules_parse.h"
 
 static int add_expr(struct parse_ctx *c, uint32_t rule_idx, char *pattern, unsigned flags,
 		    const char *file, int line)
@@ -94,165 +43,6 @@ static int add_expr(struct parse_ctx *c, uint32_t rule_idx, char *pattern, unsig
 	return 0;
 }
 
-static struct bs_list *find_list(struct parse_ctx *c, const char *name)
-{
-	for (uint32_t i = 0; i < c->n_lists; i++)
-		if (!strcmp(c->lists[i].name, name))
-			return &c->lists[i];
-	return NULL;
-}
-
-static bool valid_name(const char *s)
-{
-	if (!*s || strlen(s) >= 64)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
-			return false;
-	return true;
-}
-
-static int list_add(struct parse_ctx *c, struct bs_list *l, const char *s, size_t n,
-		    const char *file, int line)
-{
-	if (n == 0) {
-		bs_errs_add(c->e, file, line, "empty entry in list '%s'", l->name);
-		return -1;
-	}
-	if (l->n == l->cap) {
-		uint32_t cap = l->cap ? l->cap * 2 : 64;
-		char **it = realloc(l->items, cap * sizeof(*it));
-		if (it)
-			l->items = it;
-		const char **fi = realloc(l->files, cap * sizeof(*fi));
-		if (fi)
-			l->files = fi;
-		int *li = realloc(l->lines, cap * sizeof(*li));
-		if (li)
-			l->lines = li;
-		if (!it || !fi || !li) {
-			bs_errs_add(c->e, file, line, "out of memory");
-			return -1;
-		}
-		l->cap = cap;
-	}
-	char *esc = escape_literal(s, n);
-	if (!esc) {
-		bs_errs_add(c->e, file, line, "out of memory");
-		return -1;
-	}
-	l->items[l->n] = esc;
-	l->files[l->n] = file;
-	l->lines[l->n] = line;
-	l->n++;
-	return 0;
-}
-
-/* Whole file into memory, bounded. NULL with errno-ish message in why. */
-static char *slurp(const char *path, size_t *len, char *why, size_t whylen)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(why, whylen, "%s", strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(f);
-		snprintf(why, whylen, "is a directory");
-		return NULL;
-	}
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (n == cap) {
-			if (cap >= BS_RULES_FILE_MAX) {
-				free(buf);
-				fclose(f);
-				snprintf(why, whylen, "file larger than %u bytes", BS_RULES_FILE_MAX);
-				return NULL;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	bool failed = !buf || ferror(f);
-	fclose(f);
-	if (failed) {
-		free(buf);
-		snprintf(why, whylen, "read error");
-		return NULL;
-	}
-	*len = n;
-	return buf;
-}
-
-/* Calls fn for each line (without its CR/LF); stops early when fn < 0. */
-static void for_each_line(struct parse_ctx *c, const char *file, const char *buf, size_t len,
-			  void (*fn)(struct parse_ctx *, const char *, int, const char *, size_t, void *),
-			  void *arg)
-{
-	size_t i = 0;
-	int line = 0;
-	while (i < len && !too_many_errors(c)) {
-		size_t j = i;
-		while (j < len && buf[j] != '\n')
-			j++;
-		line++;
-		size_t n = j - i;
-		if (n && buf[i + n - 1] == '\r')
-			n--;
-		if (memchr(buf + i, 0, n))
-			bs_errs_add(c->e, file, line, "NUL byte in line");
-		else if (n > BS_RULES_LINE_MAX)
-			bs_errs_add(c->e, file, line, "line longer than %u bytes", BS_RULES_LINE_MAX);
-		else
-			fn(c, file, line, buf + i, n, arg);
-		i = j + 1;
-	}
-}
-
-/* ---- list files ---- */
-
-static void list_file_line(struct parse_ctx *c, const char *file, int line, const char *s, size_t n,
-			   void *arg)
-{
-	while (n && isspace((unsigned char)*s))
-		s++, n--;
-	while (n && isspace((unsigned char)s[n - 1]))
-		n--;
-	if (!n || *s == '#')
-		return;
-	list_add(c, arg, s, n, file, line);
-}
-
-static char *resolve(const char *base_file, const char *rel)
-{
-	if (rel[0] == '/')
-		return strdup(rel);
-	char *tmp = strdup(base_file);
-	if (!tmp)
-		return NULL;
-	const char *dir = dirname(tmp);
-	char *out = NULL;
-	if (!strcmp(dir, "."))          /* keep "x.rules" rather than "./x.rules" in messages */
-		out = strdup(rel);
-	else if (asprintf(&out, "%s/%s", dir, rel) < 0)
-		out = NULL;
-	free(tmp);
-	return out;
-}
-
 /* ---- directives ---- */
 
 static void parse_file(struct parse_ctx *c, const char *path, const char *from_file, int from_line);
@@ -263,91 +53,13 @@ static void do_include(struct parse_ctx *c, const char *file, int line, struct b
 		bs_errs_add(c->e, file, line, "usage: include \"FILE\"");
 		return;
 	}
-	char *path = resolve(file, t->v[1].text);
+	char *path = bs_resolve_path(file, t->v[1].text);
 	if (!path) {
 		bs_errs_add(c->e, file, line, "out of memory");
 		return;
 	}
 	parse_file(c, path, file, line);
 	free(path);
-}
-
-static void do_list(struct parse_ctx *c, const char *file, int line, struct bs_toks *t)
-{
-	if (t->n < 3 || t->v[1].kind != BS_TOK_WORD) {
-		bs_errs_add(c->e, file, line, "usage: list NAME [nocase] file \"PATH\" | list NAME [nocase] \"ENTRY\"...");
-		return;
-	}
-	const char *name = t->v[1].text;
-	if (!valid_name(name)) {
-		bs_errs_add(c->e, file, line, "bad list name '%s' (letters, digits, _ - . only)", name);
-		return;
-	}
-	size_t k = 2;
-	bool nocase = false;
-	if (t->v[k].kind == BS_TOK_WORD && !strcmp(t->v[k].text, "nocase")) {
-		nocase = true;
-		k++;
-	}
-	if (k >= t->n) {
-		bs_errs_add(c->e, file, line, "list '%s' has no entries", name);
-		return;
-	}
-	struct bs_list *l = find_list(c, name);
-	if (l && l->nocase != nocase) {
-		bs_errs_add(c->e, file, line, "list '%s' was declared %s before", name,
-			    l->nocase ? "nocase" : "case-sensitive");
-		return;
-	}
-	if (!l) {
-		if (c->n_lists == c->cap_lists) {
-			uint32_t cap = c->cap_lists ? c->cap_lists * 2 : 16;
-			struct bs_list *v = realloc(c->lists, cap * sizeof(*v));
-			if (!v) {
-				bs_errs_add(c->e, file, line, "out of memory");
-				return;
-			}
-			c->lists = v;
-			c->cap_lists = cap;
-		}
-		l = &c->lists[c->n_lists++];
-		memset(l, 0, sizeof(*l));
-		snprintf(l->name, sizeof(l->name), "%s", name);
-		l->nocase = nocase;
-	}
-	if (t->v[k].kind == BS_TOK_WORD && !strcmp(t->v[k].text, "file")) {
-		if (k + 2 != t->n || t->v[k + 1].kind != BS_TOK_STRING || t->v[k + 1].flags[0]) {
-			bs_errs_add(c->e, file, line, "usage: list NAME [nocase] file \"PATH\"");
-			return;
-		}
-		char *path = resolve(file, t->v[k + 1].text);
-		char why[128];
-		size_t len;
-		char *buf = path ? slurp(path, &len, why, sizeof(why)) : NULL;
-		if (!buf) {
-			bs_errs_add(c->e, file, line, "cannot read list file '%s': %s", t->v[k + 1].text,
-				    path ? why : "out of memory");
-			free(path);
-			return;
-		}
-		const char *lfile = bs_ruleset_intern_file(c->p->rs, path);
-		free(path);
-		uint32_t before = l->n;
-		if (lfile)
-			for_each_line(c, lfile, buf, len, list_file_line, l);
-		free(buf);
-		if (lfile && l->n == before)
-			bs_errs_add(c->e, file, line, "list file '%s' has no entries", t->v[k + 1].text);
-		return;
-	}
-	for (; k < t->n; k++) {
-		if (t->v[k].kind != BS_TOK_STRING || t->v[k].flags[0]) {
-			bs_errs_add(c->e, file, line, "list entries must be \"quoted\" (got '%s')", t->v[k].text);
-			return;
-		}
-		if (list_add(c, l, t->v[k].text, t->v[k].len, file, line) < 0)
-			return;
-	}
 }
 
 static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
@@ -563,7 +275,7 @@ static void do_rule(struct parse_ctx *c, const char *file, int line, struct bs_t
 		}
 	} else if (pat->text[0] == '@') {
 		r.flags |= BS_RULE_F_LIST;
-		list = find_list(c, pat->text + 1);
+		list = bs_find_list(c, pat->text + 1);
 		if (!list) {
 			bs_errs_add(c->e, file, line, "unknown list '%s' (lists must be defined before use)", pat->text + 1);
 			return;
@@ -599,7 +311,7 @@ static void do_rule(struct parse_ctx *c, const char *file, int line, struct bs_t
 		free(info);
 		expr = strdup(pat->text);
 	} else if (r.flags & BS_RULE_F_LITERAL) {
-		expr = escape_literal(pat->text, pat->len);
+		expr = bs_escape_literal(pat->text, pat->len);
 	}
 	if (!list && !expr) {
 		bs_errs_add(c->e, file, line, "out of memory");
@@ -669,7 +381,7 @@ static void rule_file_line(struct parse_ctx *c, const char *file, int line, cons
 	if (!strcmp(w, "rule"))
 		do_rule(c, file, line, t);
 	else if (!strcmp(w, "list"))
-		do_list(c, file, line, t);
+		bs_do_list(c, file, line, t);
 	else if (!strcmp(w, "include"))
 		do_include(c, file, line, t);
 	else
@@ -709,7 +421,7 @@ static void parse_file(struct parse_ctx *c, const char *path, const char *from_f
 	}
 	char why[128];
 	size_t len;
-	char *buf = slurp(path, &len, why, sizeof(why));
+	char *buf = bs_slurp(path, &len, why, sizeof(why));
 	if (!buf) {
 		if (from_file)
 			bs_errs_add(c->e, from_file, from_line, "cannot read '%s': %s", path, why);
@@ -727,7 +439,7 @@ static void parse_file(struct parse_ctx *c, const char *path, const char *from_f
 		return;
 	}
 	c->stack[c->depth++] = real;
-	for_each_line(c, file, buf, len, rule_file_line, NULL);
+	bs_for_each_line(c, file, buf, len, rule_file_line, NULL);
 	c->depth--;
 	free(buf);
 	char **d = realloc(c->done, (c->n_done + 1) * sizeof(*d));
@@ -756,14 +468,7 @@ unsigned bs_rules_parse(const char *path, struct bs_parsed *p, struct bs_errs *e
 	parse_file(&c, path, NULL, 0);
 	if (e->n == before && p->rs->n_rules == 0)
 		bs_errs_add(e, path, 0, "no rules");
-	for (uint32_t i = 0; i < c.n_lists; i++) {
-		for (uint32_t j = 0; j < c.lists[i].n; j++)
-			free(c.lists[i].items[j]);
-		free(c.lists[i].items);
-		free(c.lists[i].files);
-		free(c.lists[i].lines);
-	}
-	free(c.lists);
+	bs_lists_free(&c);
 	for (uint32_t i = 0; i < c.n_done; i++)
 		free(c.done[i]);
 	free(c.done);
