@@ -13,7 +13,7 @@ struct ctl_cmd {
 static const struct ctl_cmd cmds[] = {
 	{"rules", ctl_rules_main, "rules check FILE | rules compile FILE -o BUNDLE [--native] | rules dump BUNDLE | rules scan RULES MESSAGE..."},
 	{"xdp", ctl_xdp_main, "xdp attach IFACE [--mode native|generic] | xdp detach IFACE | xdp status | xdp stats"},
-	{"verdict", ctl_verdict_main, "verdict add|del|list|flush ... (see docs/cli.md)"},
+	{"verdict", ctl_verdict_main, "verdict add|del|list|flush ... (see docs/enforcement.md)"},
 	{"allow", ctl_allow_main, "allow add|del PREFIX | allow list"},
 };
 
