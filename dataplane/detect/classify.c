@@ -234,6 +234,14 @@ static bool candidate(const struct bs_cls_txn *ct, const struct bs_txn *t, const
 
 /* ---------- question 2: legitimate or backscatter ---------- */
 
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return h;
+}
+
 /* Did a home recipient of this bounce send to orig_rcpt? Returns 1 for
  * the exact pair, 0 when only its domain was written to, -1 for neither
  * (-2: no address in orig_rcpt). */
@@ -294,12 +302,20 @@ static void ledger_lookups(struct bs_classifier *c, struct bs_cls_txn *ct, const
 			return;
 		}
 	}
-	if (!ct->msgid_checked && f->orig_message_id[0] && bs_fact_known(f, BS_FACT_ORIG_MSGID)) {
-		ct->msgid_checked = true;
-		if (bs_ledger_has_msgid(c->ledger, f->orig_message_id, now)) {
-			ct->ledger = BS_LS_MATCH;
-			*how = "ledger-match-msgid";
-			return;
+	/* The parser may find a weaker "original" first (a run of header
+	 * lines in a text part) and a message/rfc822 part later: every
+	 * distinct Message-ID it settles on is looked up. */
+	if (f->orig_message_id[0] && bs_fact_known(f, BS_FACT_ORIG_MSGID)) {
+		uint64_t hk = fnv1a(f->orig_message_id);
+		if (!ct->msgid_checked || hk != ct->msgid_hash) {
+			ct->msgid_checked = true;
+			ct->msgid_hash = hk;
+			ct->msgid_how = f->orig_how;
+			if (bs_ledger_has_msgid(c->ledger, f->orig_message_id, now)) {
+				ct->ledger = BS_LS_MATCH;
+				*how = "ledger-match-msgid";
+				return;
+			}
 		}
 	}
 	if (!ct->origto_checked && f->orig_to[0] && bs_fact_known(f, BS_FACT_ORIG_HEADER_END)) {
@@ -534,8 +550,17 @@ bool bs_classify_eval(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_
 			add_reason(v, "ledger-miss-orcpt", NULL, 0);
 			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
 		}
-		/* the original's Message-ID is known and was never sent from here */
-		if (msgid_miss) {
+		/* the original's Message-ID is known and was never sent from here.
+		 * Early only when the original is a real one (a message/rfc822,
+		 * message/global or text/rfc822-headers part, or quoted after an
+		 * MTA's marker line in a single-part bounce): a run of header
+		 * lines in a text part may be a MIME part's own headers, and a
+		 * multipart bounce may attach the true original later */
+		bool multipart = f->top_ctype >= BS_CT_MULTIPART_REPORT && f->top_ctype <= BS_CT_MULTIPART_OTHER;
+		bool firm = ct->msgid_how == BS_ORIG_RFC822 || ct->msgid_how == BS_ORIG_GLOBAL ||
+			    ct->msgid_how == BS_ORIG_RFC822_HEADERS ||
+			    (ct->msgid_how == BS_ORIG_INLINE_MARKER && !multipart);
+		if (msgid_miss && (firm || at_end)) {
 			ct->ledger = BS_LS_MISS;
 			add_reason(v, "ledger-miss-msgid", NULL, 0);
 			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);

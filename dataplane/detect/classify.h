@@ -78,6 +78,8 @@ struct bs_cls_txn {
 	uint8_t orcpts_checked;      /* of which Original-Recipient fields */
 	bool domain_seen;            /* the user wrote to an Original-Recipient's domain */
 	bool msgid_checked, xfr_checked, origto_checked;
+	uint8_t msgid_how;           /* enum bs_orig_how of the original whose Message-ID was looked up */
+	uint64_t msgid_hash;         /* which Message-ID that was */
 	int32_t bounce_score, auto_score, challenge_score, list_score;
 	char home[BS_MAX_RCPT > 8 ? 8 : BS_MAX_RCPT][BS_ADDR_MAX]; /* home recipients, prvs/SRS unwrapped */
 	uint8_t n_home;

@@ -230,12 +230,23 @@ static uint64_t key_of(const struct bs_ledger *l, char tag, const char *a, const
 	return bs_siphash(l->hkey, buf, n);
 }
 
-/* "<id@host>" -> "id@host" (blanks and one pair of brackets removed) */
+/* "<id@host>" -> "id@host": blanks and one pair of brackets removed, also
+ * when HTML-escaped ("&lt;id@host&gt;": Exchange quotes the original's
+ * headers in an HTML part, and that copy may be the first one parsed) */
 static const char *msgid_core(const char *m, char *out, size_t outlen)
 {
-	while (*m == ' ' || *m == '\t' || *m == '<')
-		m++;
+	for (;;) {
+		if (*m == ' ' || *m == '\t' || *m == '<')
+			m++;
+		else if (strncasecmp(m, "&lt;", 4) == 0)
+			m += 4;
+		else
+			break;
+	}
 	size_t n = strcspn(m, "> \t\r\n");
+	const char *amp = memchr(m, '&', n);
+	if (amp && strncasecmp(amp, "&gt;", 4) == 0)
+		n = (size_t)(amp - m);
 	if (n >= outlen)
 		n = outlen - 1;
 	memcpy(out, m, n);

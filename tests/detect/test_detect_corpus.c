@@ -15,6 +15,7 @@
 #include "test_detect_feed.h"
 #include "test_util.h"
 #include "../../control/rules.h"
+#include "../../dataplane/detect/msgparse.h"
 
 #define MAX_GROUPS 512
 
@@ -73,6 +74,13 @@ int main(int argc, char **argv)
 	 * ledger cannot answer from the envelope and verdicts wait for the
 	 * returned original's identifiers (the realistic case for offsets) */
 	bool active = argc > 4 && !strcmp(argv[4], "active");
+	/* matched: before each NDR, its home user sends the original (the
+	 * identifiers the NDR returns) outbound through the edge: none of
+	 * them may be dropped */
+	bool matched = argc > 4 && !strcmp(argv[4], "matched");
+	struct bs_msgparse *mp = matched ? malloc(bs_msgparse_size()) : NULL;
+	static struct bs_msg_facts facts;
+	int dropped = 0, legit = 0;
 	char manifest[4096];
 	snprintf(manifest, sizeof manifest, "%s/manifest.tsv", argv[2]);
 	FILE *mf = fopen(manifest, "r");
@@ -144,11 +152,52 @@ int main(int argc, char **argv)
 			t_failures++;
 			continue;
 		}
+		char home_user[64] = "user@home.example";
+		if (matched) {
+			if (cls != C_NDR) {
+				free(msg);
+				continue;
+			}
+			snprintf(home_user, sizeof home_user, "user%d@home.example", lineno);
+			bs_msgparse_message(mp, &facts, NULL, NULL, msg, n);
+			/* the original as the home user sent it: its Message-ID and
+			 * every recipient the NDR names */
+			const char *rc[BS_FACTS_MAX_RCPT * 2 + 2];
+			int nrc = 0;
+			for (int k = 0; k < facts.n_rcpt_kept; k++) {
+				rc[nrc++] = facts.rcpt[k].final_recipient;
+				if (facts.rcpt[k].original_recipient[0])
+					rc[nrc++] = facts.rcpt[k].original_recipient;
+			}
+			if (facts.x_failed_recipients[0])
+				rc[nrc++] = facts.x_failed_recipients;
+			if (facts.orig_to[0])
+				rc[nrc++] = facts.orig_to;
+			char out[2048];
+			int on = snprintf(out, sizeof out, "From: <%s>\r\nSubject: x\r\nMessage-ID: %s\r\n\r\nhi\r\n",
+					  home_user, facts.orig_message_id[0] ? facts.orig_message_id : "<none@home.example>");
+			struct bs_txn o;
+			txn_init(&o, BS_DIR_OUTBOUND, "192.0.2.10", home_user, NULL, ts++);
+			for (int k = 0; k < nrc && o.n_rcpt < BS_MAX_RCPT; k++) {
+				char a[BS_ADDR_MAX];
+				const char *v = rc[k];
+				/* bare address out of "Name <a@b>, ..." */
+				const char *lt = strchr(v, '<');
+				snprintf(a, sizeof a, "%s", lt ? lt + 1 : v);
+				a[strcspn(a, ">, \t")] = 0;
+				if (!strchr(a, '@'))
+					continue;
+				snprintf(o.rcpt[o.n_rcpt].addr, BS_ADDR_MAX, "%s", a);
+				o.rcpt[o.n_rcpt++].code = 250;
+			}
+			o.n_rcpt_total = o.n_rcpt;
+			feed_message(w, &o, (const uint8_t *)out, (size_t)(on > 0 ? on : 0), 1460);
+		}
 		struct bs_txn t;
 		/* swapped: NDRs with an ordinary sender, everything else with <> */
 		bool null_sender = swapped ? cls != C_NDR : cls == C_NDR;
 		txn_init(&t, BS_DIR_INBOUND, "198.51.100.7", null_sender ? "" : "someone@sender.example",
-			 "user@home.example", ts++);
+			 home_user, ts++);
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		struct feed_result fr = feed_message(w, &t, msg, n, 1460);
@@ -162,8 +211,14 @@ int main(int argc, char **argv)
 		as_bounce[cls] += b;
 		as_auto[cls] += vc == BS_CLASS_AUTOREPLY;
 		as_chal[cls] += vc == BS_CLASS_CHALLENGE;
-		if (cls == C_NDR)
+		if (cls == C_NDR) {
 			n_class_out[vc]++;
+			dropped += t.verdict.action == BS_ACT_DROP_SESSION || t.verdict.action == BS_ACT_DROP_SOURCE;
+			legit += vc == BS_CLASS_LEGIT_BOUNCE;
+			if (matched && vc != BS_CLASS_LEGIT_BOUNCE)
+				printf("UNMATCHED %s -> %s [%s]\n", col[0], bs_class_name[vc],
+				       t.verdict.n_reasons ? t.verdict.reasons[0] : "");
+		}
 		if (cls == C_NDR) {
 			struct group *g = group_of(col[3]);
 			g->n++;
@@ -238,6 +293,16 @@ int main(int argc, char **argv)
 		fclose(tf);
 
 	CHECK(total[C_NDR] > 0);
+	if (matched) {
+		printf("matched originals: %d NDRs, %d legit-bounce, %d dropped\n", total[C_NDR], legit, dropped);
+		CHECK_INT(dropped, 0);
+		CHECK_INT(n_class_out[BS_CLASS_BACKSCATTER], 0);
+		CHECK(legit * 100 >= total[C_NDR] * 90);
+		free(mp);
+		bs_detect_worker_destroy(w);
+		bs_detect_destroy(d);
+		TEST_DONE();
+	}
 	if (active) {
 		CHECK(as_bounce[C_NDR] * 1000 >= total[C_NDR] * 995);
 		CHECK_INT(as_bounce[C_HAM] + as_bounce[C_SPAM], 0);

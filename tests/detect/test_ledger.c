@@ -18,6 +18,7 @@ static void test_basic_and_expiry(void)
 	bs_ledger_record_msgid(l, "<abc@host.example>", t0);
 	CHECK(bs_ledger_has_msgid(l, "<abc@host.example>", t0 + 10));
 	CHECK(bs_ledger_has_msgid(l, "  abc@host.example ", t0 + 10));   /* brackets/blanks ignored */
+	CHECK(bs_ledger_has_msgid(l, "&lt;abc@host.example&gt;", t0 + 10)); /* HTML-escaped copy */
 	CHECK(!bs_ledger_has_msgid(l, "<ABC@host.example>", t0 + 10));   /* Message-ID is case-sensitive */
 	CHECK(bs_ledger_has_msgid(l, "<abc@host.example>", t0 + 3600));  /* window edge */
 	CHECK(!bs_ledger_has_msgid(l, "<abc@host.example>", t0 + 3601)); /* expired */
