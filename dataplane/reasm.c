@@ -455,8 +455,10 @@ void bs_reasm_segment(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int di
 			len = (uint32_t)room;
 		}
 	}
-	if (fin && !fin_before && sdiff(s + len, d->next_seq) >= 0) {
-		/* a FIN behind bytes already delivered is impossible: ignored */
+	int32_t fin_off = sdiff(s + len, d->next_seq);
+	if (fin && !fin_before && fin_off >= 0 && (uint32_t)fin_off <= BS_REASM_MAX_AHEAD) {
+		/* a FIN behind bytes already delivered, or beyond any window, is
+		 * impossible: ignored (it would fix a bogus end of stream) */
 		d->fin_seen = 1;
 		d->fin_seq = s + len;
 		if (d->ooo_head != BS_REASM_NONE && drop_beyond(pool, d, d->fin_seq))

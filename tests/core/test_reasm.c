@@ -516,6 +516,9 @@ static void test_out_of_window(void)
 	seg(pool, &d, r, 0, 0, 10, false);
 	bs_reasm_segment(pool, &d, 0, 11 + BS_REASM_MAX_AHEAD + 1, false, false, stream, 10, &cb, r);
 	CHECK(r->anom[0][BS_REASM_OUT_OF_WINDOW] == 1 && bs_reasm_pool_in_use(pool) == 0);
+	/* nor does a FIN out there fix the end of the stream */
+	bs_reasm_segment(pool, &d, 0, 11 + BS_REASM_MAX_AHEAD + 1, false, true, NULL, 0, &cb, r);
+	CHECK(!d.fin_seen);
 	/* 2^31 away is "behind" under serial arithmetic: old */
 	bs_reasm_segment(pool, &d, 0, 11 + 0x80000000u, false, false, stream, 10, &cb, r);
 	CHECK(r->anom[0][BS_REASM_RETRANSMIT] == 1 && r->delivered[0] == 10);
