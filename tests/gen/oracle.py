@@ -91,26 +91,27 @@ def read_flows(pcap_path):
             else:
                 key, d = (b[0], b[1], a[0], a[1]), 1
             f = flows.setdefault(key, ([], []))
-            f[d].append((t.seq, int(t.flags), raw))
+            f[d].append((t.seq, int(t.flags), raw, int(p.time * 1000000)))
     return flows
 
 
 def reassemble(segs):
     """First-copy-wins reassembly of one direction. Returns (stream bytes,
-    gap bytes, overlapping bytes that differed). Missing bytes become NULs:
+    gap bytes, overlapping bytes that differed, in-order delivery time in
+    microseconds of each byte). Missing bytes become NULs:
     they still count as message bytes, as the pipeline counts them."""
     isn = None
-    for seq, flags, _ in segs:
+    for seq, flags, _, _t in segs:
         if flags & 0x02:
             isn = (seq + 1) & 0xFFFFFFFF
             break
     if isn is None:
-        if not any(p for _, _, p in segs):
-            return b"", 0, 0
-        isn = next(seq for seq, _, p in segs if p)
-    have = {}
+        if not any(p for _, _, p, _t in segs):
+            return b"", 0, 0, []
+        isn = next(seq for seq, _, p, _t in segs if p)
+    have, first_us = {}, {}
     mismatch = 0
-    for seq, _, p in segs:
+    for seq, _, p, us in segs:
         off = (seq - isn) & 0xFFFFFFFF
         if off > 1 << 31:
             continue
@@ -121,16 +122,22 @@ def reassemble(segs):
                     mismatch += 1
             else:
                 have[o] = c
+                first_us[o] = us
     out, gaps, o = bytearray(), 0, 0
+    # in-order delivery time of each byte: when it and every byte before it
+    # had arrived (a running maximum of first arrivals)
+    ready, latest = [], 0
     end = max(have) + 1 if have else 0
     while o < end:
         if o in have:
             out.append(have[o])
+            latest = max(latest, first_us[o])
         else:
             out.append(0)
             gaps += 1
+        ready.append(latest)
         o += 1
-    return bytes(out), gaps, mismatch
+    return bytes(out), gaps, mismatch, ready
 
 
 def _lines(buf, pos):
@@ -159,12 +166,15 @@ class _Replies:
 
 
 def smtp_transactions(c2s, s2c, midstream=False):
-    """Reads both streams in command order and returns transaction dicts
-    (smtp.* and email.* fields of the events, plus pipelining offered)."""
+    """Reads both streams in command order and returns (transaction dicts
+    with the smtp.* and email.* fields of the events, pipelining offered and
+    "_mark": (direction, offset) of the byte whose delivery time is the
+    event's timestamp; the STARTTLS mark or None; the HELO or None)."""
     rep = _Replies(s2c)
     if not midstream:
         rep.next()                                   # banner
     pos, helo, tls, offered, helo_seen = 0, "", False, False, False
+    tls_mark = None
     txns, cur = [], None
 
     def close():
@@ -186,12 +196,13 @@ def smtp_transactions(c2s, s2c, midstream=False):
         elif verb == b"MAIL":
             close()
             rep.next()
+            mark = pos - 1                               # the LF ending MAIL FROM
             m = re.match(r"FROM:\s*<([^>]*)>", arg, re.I)
             cur = {"smtp": {"helo": helo if helo_seen else None, "mail_from": m.group(1) if m else "", "rcpt_to": [],
                             "rcpt_rejected": [], "tls": False, "bdat": False, "transaction": len(txns)},
                    "email": {"message_id": None, "from": None, "to": None, "subject": None,
                              "content_type": None, "size": None},
-                   "offered": offered, "_msg": b""}
+                   "offered": offered, "_msg": b"", "_mark": (0, mark)}
         elif verb == b"RCPT":
             code, _ = rep.next()
             addr = re.match(r"TO:\s*<([^>]*)>", arg, re.I).group(1)
@@ -226,6 +237,7 @@ def smtp_transactions(c2s, s2c, midstream=False):
             code, _ = rep.next()
             if code == 220:
                 tls = True
+                tls_mark = (1, rep.pos - 1)                # end of the 220 reply
         elif verb == b"QUIT":
             rep.next()
             close()
@@ -234,4 +246,4 @@ def smtp_transactions(c2s, s2c, midstream=False):
     close()
     for t in txns:
         t.pop("_msg", None)
-    return txns, tls, (helo if helo_seen else None)
+    return txns, tls_mark, (helo if helo_seen else None)

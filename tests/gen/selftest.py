@@ -39,20 +39,24 @@ def check_checksums(pcap, limit=5000):
 def oracle_events(pcap, home_nets):
     events = []
     for (cip, cport, sip, sport), (c2s, s2c) in oracle.read_flows(pcap).items():
-        midstream = not any(f & 0x02 for _, f, _ in c2s + s2c)
-        cs, cgap, cmis = oracle.reassemble(c2s)
-        ss, sgap, smis = oracle.reassemble(s2c)
-        txns, tls, helo = oracle.smtp_transactions(cs, ss, midstream)
+        midstream = not any(f & 0x02 for _, f, _, _ in c2s + s2c)
+        cs, cgap, cmis, cready = oracle.reassemble(c2s)
+        ss, sgap, smis, sready = oracle.reassemble(s2c)
+        ready = (cready, sready)
+        txns, tls_mark, helo = oracle.smtp_transactions(cs, ss, midstream)
         anomalies = (["midstream"] if midstream else []) + (["gap"] if cgap or sgap else []) + \
             (["overlap-mismatch"] if cmis or smis else [])
-        if tls and not txns:
+        if tls_mark and not txns:
             txns = [{"smtp": {"helo": helo, "mail_from": None, "rcpt_to": [], "rcpt_rejected": [],
                               "tls": True, "bdat": False, "transaction": 0},
                      "email": {"message_id": None, "from": None, "to": None, "subject": None,
                                "content_type": None, "size": None},
-                     "offered": False}]
+                     "offered": False, "_mark": tls_mark}]
         for t in txns:
             t["smtp"]["pipelining"] = t.pop("offered")
+            d, off = t.pop("_mark")
+            us = ready[d][off]
+            t["timestamp"] = variants.eve_time(us * 1000)
             t.update({"src_ip": cip, "src_port": cport, "dest_ip": sip, "dest_port": sport,
                       "proto": "TCP", "direction": direction(cip, sip, home_nets),
                       "anomalies": anomalies, "event_type": "smtp"})

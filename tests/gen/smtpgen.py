@@ -108,6 +108,10 @@ class SmtpSession:
         self.banner_host = banner_host
         self.rng = rng
         self.truth = []
+        # (truth entry, direction, stream offset): the event's timestamp is
+        # the capture time at which that byte (the LF ending MAIL FROM, or
+        # STARTTLS's 220 reply) is delivered in order
+        self.ts_marks = []
         self._build()
 
     def _reply(self, text):
@@ -128,6 +132,7 @@ class SmtpSession:
         if self.starttls:
             self._cmd("STARTTLS\r\n")
             self._reply("220 2.0.0 Ready to start TLS\r\n")
+            tls_mark = self.conv.offset(1) - 1
             # TLS records from here on: content type 0x16/0x17, version 3.3
             for i in range(3):
                 body = bytes(self.rng.randrange(256) for _ in range(200 + 300 * i))
@@ -135,6 +140,7 @@ class SmtpSession:
                 body = bytes(self.rng.randrange(256) for _ in range(100 + 500 * i))
                 c.server(b"\x17\x03\x03" + len(body).to_bytes(2, "big") + body, tag="tls")
             self.truth.append(self._truth_entry(0, None, tls=True))
+            self.ts_marks.append((self.truth[-1], 1, tls_mark))
             return
         for idx, t in enumerate(self.txns):
             self._txn(idx, t)
@@ -153,6 +159,7 @@ class SmtpSession:
         rcpt_cmds = ["RCPT TO:<%s>\r\n" % a for a, _ in t.rcpts]
         rcpt_replies = [self._rcpt_reply(a, code) for a, code in t.rcpts]
         any_ok = any(code == 250 for _, code in t.rcpts)
+        mail_mark = self.conv.offset(0) + len(mail) - 1
         if self.pipelining:
             group = mail + "".join(rcpt_cmds)
             replies = "250 2.1.0 Ok\r\n" + "".join(rcpt_replies)
@@ -188,6 +195,7 @@ class SmtpSession:
             self._reply("250 2.0.0 Ok\r\n")
         delivered = t.msg if (t.mode == "bdat" or (t.mode == "data" and any_ok)) else None
         self.truth.append(self._truth_entry(idx, t, msg=delivered))
+        self.ts_marks.append((self.truth[-1], 0, mail_mark))
 
     def _truth_entry(self, idx, t, msg=None, tls=False):
         # unknown is null (docs/events.md): no message, no header fields

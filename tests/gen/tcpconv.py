@@ -40,10 +40,16 @@ class Conversation:
         self.rng = rng
         self.seg = seg
         self.steps = []
+        self.isn = None          # (client ISN, server ISN) once segments() ran
+        self.isn_fixed = None    # force ISNs (sequence wrap-around tests)
 
     def send(self, dir, data, tag="", seg=None):
         if data:
             self.steps.append((dir, bytes(data), tag, seg or self.seg))
+
+    def offset(self, dir):
+        """Bytes `dir` has sent so far (stream offset of its next byte)."""
+        return sum(len(d) for sd, d, _t, _s in self.steps if sd == dir)
 
     def client(self, data, tag="", seg=None):
         self.send(C2S, data, tag, seg)
@@ -62,6 +68,9 @@ class Conversation:
         """Handshake, data with piggybacked ACKs, then FIN/FIN/ACK (or an RST
         from the client when close == "rst", or nothing when close is None)."""
         isn = [self.rng.randrange(1 << 32), self.rng.randrange(1 << 32)]
+        if self.isn_fixed:
+            isn = list(self.isn_fixed)
+        self.isn = tuple(isn)
         nxt = [(isn[0] + 1) & 0xFFFFFFFF, (isn[1] + 1) & 0xFFFFFFFF]
         segs = [Seg(C2S, TCP_SYN, isn[0], 0, tag="syn", options=self.MSS_OPT),
                 Seg(S2C, TCP_SYN | TCP_ACK, isn[1], nxt[0], tag="syn", options=self.MSS_OPT),

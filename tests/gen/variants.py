@@ -4,6 +4,7 @@ with the truth (what the events must say, anomalies included)."""
 import ipaddress
 import json
 import random
+import time
 
 import tcpconv
 from pcapwriter import Endpoint, PcapWriter, tcp_frame
@@ -97,6 +98,46 @@ class Built:
     def __init__(self, sess, segs, vlans=()):
         self.sess, self.segs, self.vlans = sess, segs, vlans
         self.truth = sess.truth
+        isn = sess.conv.isn
+        # per direction: next in-order sequence number and buffered ranges,
+        # to find when each timestamp mark is delivered (first copy wins)
+        self.next = [None, None]
+        self.held = [{}, {}]
+        self.marks = [((isn[d] + 1 + off) & 0xFFFFFFFF, d, entry) for entry, d, off in sess.ts_marks]
+
+    def deliver(self, seg, ts_ns):
+        d = seg.dir
+        if seg.flags & 0x02:
+            self.next[d] = (seg.seq + 1) & 0xFFFFFFFF
+            return
+        if not seg.payload:
+            return
+        if self.next[d] is None:
+            self.next[d] = seg.seq          # midstream pickup
+        self.held[d][seg.seq] = max(self.held[d].get(seg.seq, seg.seq), seg.seq + len(seg.payload))
+        before = self.next[d]
+        moved = True
+        while moved:
+            moved = False
+            for s0, e0 in list(self.held[d].items()):
+                rel_s = (s0 - self.next[d]) & 0xFFFFFFFF
+                rel_e = (e0 - self.next[d]) & 0xFFFFFFFF
+                if rel_s == 0 or rel_s > 1 << 31:        # starts at or before next
+                    del self.held[d][s0]
+                    if 0 < rel_e < 1 << 31:
+                        self.next[d] = e0 & 0xFFFFFFFF
+                        moved = True
+        for m in self.marks:
+            seq, md, entry = m
+            if md == d and "timestamp" not in entry:
+                if 0 <= ((seq - before) & 0xFFFFFFFF) < ((self.next[d] - before) & 0xFFFFFFFF):
+                    entry["timestamp"] = eve_time(ts_ns)
+
+
+def eve_time(ts_ns):
+    """Suricata's timestamp form, microseconds, UTC."""
+    sec, ns = divmod(ts_ns, 10**9)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + ".%06d+0000" % (ns // 1000)
 
 
 def _plain(g, sess, vlans=()):
@@ -299,12 +340,8 @@ def v_onebyte_interleaved(g, n=150):
     out = []
     for i in range(n):
         b = _random_session(g, i)
-        b.sess.conv.seg = 1
-        b.sess.body_seg = 1
-        steps = [(d, data, tag, 1) for d, data, tag, _ in b.sess.conv.steps]
-        b.sess.conv.steps = steps
-        b.segs = b.sess.conv.segments()
-        out.append(b)
+        b.sess.conv.steps = [(d, data, tag, 1) for d, data, tag, _ in b.sess.conv.steps]
+        out.append(Built(b.sess, b.sess.conv.segments(), b.vlans))
     return out
 
 
@@ -347,6 +384,7 @@ def write_capture(path, built, rng, interleave=False, ts0=TS0_NS, gap_ns=50_000)
             nonlocal ts
             src, dst = (b.sess.client, b.sess.server) if s.dir == tcpconv.C2S else (b.sess.server, b.sess.client)
             w.write(ts, tcp_frame(src, dst, s.seq, s.ack, s.flags, s.payload, b.vlans, s.options))
+            b.deliver(s, ts)
             ts += gap_ns
         if not interleave:
             for b in built:

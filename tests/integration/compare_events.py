@@ -6,7 +6,7 @@
 Events and truth entries are matched by (src_ip, src_port, dest_ip,
 dest_port, smtp.transaction): event order across sessions is not fixed when
 several workers run. Every field present in a truth entry is compared:
-top-level flow fields, direction, every smtp.* and email.* field, the
+timestamp, top-level flow fields, direction, every smtp.* and email.* field, the
 anomalies list (as a set) and verdict.class when the truth gives one.
 A truth entry may list field paths in "_skip" (documented by the variant
 that sets them) and may say "_anomalies": "include" when the listed
@@ -17,7 +17,7 @@ Exit 0 when all match, 1 otherwise (each mismatch printed), 2 on bad input.
 import json
 import sys
 
-FLOW_FIELDS = ("src_ip", "src_port", "dest_ip", "dest_port", "proto", "direction")
+FLOW_FIELDS = ("timestamp", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "direction")
 SMTP_FIELDS = ("helo", "mail_from", "rcpt_to", "rcpt_rejected", "tls", "bdat", "pipelining", "transaction")
 EMAIL_FIELDS = ("message_id", "from", "to", "subject", "content_type", "size")
 

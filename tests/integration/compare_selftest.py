@@ -47,11 +47,12 @@ def main():
     same = copy.deepcopy(truth)
     for e in same:
         e["event_type"] = "smtp"
-        e["timestamp"] = "2026-11-18T00:00:00.000000+0000"
+        e["flow_id"] = 12345
     expect("identical", same, True)
     expect("reversed order", list(reversed(same)), True)
     expect("other event types ignored", same + [{"event_type": "stats"}], True)
     mutations = {
+        "timestamp": lambda e: e.__setitem__("timestamp", "2026-11-18T00:00:00.000000+0000"),
         "src_port": lambda e: e.__setitem__("src_port", e["src_port"] + 1),
         "direction": lambda e: e.__setitem__("direction", "external"),
         "proto": lambda e: e.__setitem__("proto", "UDP"),
