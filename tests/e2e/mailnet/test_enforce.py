@@ -147,6 +147,14 @@ def main(argv):
                 print("FIGURES: first segment dropped %.2f ms after the segment carrying the verdict offset crossed "
                       "the edge; %d segment(s) (%d bytes) got through in between"
                       % (timing["first_drop_ms"], timing["slipped_segments"], timing["slipped_bytes"]), flush=True)
+            summ = net.edge.summary()
+            if "latency_p50_ns" in summ:
+                print("FIGURES: backstop's own verdict latency (packet in -> map updated): median %.1f us, "
+                      "max %.1f us over %d verdict(s)" % (summ["latency_p50_ns"] / 1e3, summ["latency_max_ns"] / 1e3,
+                                                          summ["latency_samples"]), flush=True)
+            check(summ.get("verdicts_applied", 0) >= 1 and summ.get("verdicts_failed", 0) == 0,
+                  "backstop applied the verdict to the enforcer maps (applied %s, failed %s)"
+                  % (summ.get("verdicts_applied"), summ.get("verdicts_failed")))
             check("incomplete" in e["anomalies"], "the cut transaction is marked incomplete (%s)" % e["anomalies"])
     left = [ns for ns in scenario.netns_list() if ns.startswith(net.topo.tag)]
     check(not left and not os.path.exists(net.xdp.pin), "cleanup: namespaces and pinned maps removed (%s)" % left)
