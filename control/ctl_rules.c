@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "ctl.h"
 #include "rules.h"
 #include "rules_scan.h"
@@ -226,146 +225,27 @@ static uint8_t *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* CPU time of this thread: the figure stays meaningful on a loaded box
- * (time waiting for a CPU is not counted). */
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* ---- bench: what the rules cost ---- */
-
-struct seg {
-	uint32_t msg;
-	uint8_t scope;
-	const hs_database_t *db;
-	uint8_t *p;
-	size_t n;
-};
-
-struct segs {
-	struct seg *v;
-	size_t n, cap;
-	uint32_t msg;
-	bool oom;
-};
-
-static void collect(void *ctx, enum bs_scope scope, const hs_database_t *db, const uint8_t *p, size_t n)
-{
-	struct segs *g = ctx;
-	if (g->oom)
-		return;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 4096;
-		struct seg *v = realloc(g->v, cap * sizeof(*v));
-		if (!v) {
-			g->oom = true;
-			return;
-		}
-		g->v = v;
-		g->cap = cap;
-	}
-	uint8_t *copy = malloc(n);
-	if (!copy) {
-		g->oom = true;
-		return;
-	}
-	memcpy(copy, p, n);
-	g->v[g->n++] = (struct seg){ g->msg, (uint8_t)scope, db, copy, n };
-}
-
-static int count_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags, void *ctx)
-{
-	(*(unsigned long long *)ctx)++;
-	return 0;
-}
-
-/* Hyperscan alone over pre-split scopes; headers_only: header block and
- * fields only (what every message costs before it is a bounce candidate). */
-static double time_hs(const struct segs *g, hs_scratch_t *scratch, long rounds, bool headers_only,
-		      size_t *scanned, unsigned long long *matches)
-{
-	*scanned = 0;
-	double t0 = now_s();
-	for (long r = 0; r < rounds; r++) {
-		hs_stream_t *st[BS_SCOPE_MAX] = { 0 };
-		uint32_t cur = UINT32_MAX;
-		for (size_t i = 0; i <= g->n; i++) {
-			if (i == g->n || g->v[i].msg != cur) {   /* message boundary: close its streams */
-				for (int s = 0; s < BS_SCOPE_MAX; s++)
-					if (st[s]) {
-						hs_close_stream(st[s], scratch, count_match, matches);
-						st[s] = NULL;
-					}
-				if (i == g->n)
-					break;
-				cur = g->v[i].msg;
-			}
-			const struct seg *sg = &g->v[i];
-			if (headers_only && sg->scope != BS_SCOPE_HEADERS && sg->scope != BS_SCOPE_HEADER_FIELD)
-				continue;
-			if (r == 0)
-				*scanned += sg->n;
-			if (sg->scope == BS_SCOPE_HEADER_FIELD || !bs_scope_is_stream(sg->scope)) {
-				hs_scan(sg->db, (const char *)sg->p, (unsigned)sg->n, 0, scratch, count_match, matches);
-				continue;
-			}
-			if (!st[sg->scope] && hs_open_stream(sg->db, 0, &st[sg->scope]) != HS_SUCCESS)
-				continue;
-			hs_scan_stream(st[sg->scope], (const char *)sg->p, (unsigned)sg->n, 0, scratch, count_match, matches);
-		}
-	}
-	return now_s() - t0;
-}
-
 static int run_bench(const struct bs_ruleset *rs, hs_scratch_t *scratch, uint8_t **bufs, size_t *lens, int nfiles,
 		     long rounds)
 {
 	char err[256];
-	size_t total = 0;
-	unsigned long long matches = 0;
-	for (int k = 0; k < nfiles; k++)
-		total += lens[k];
-	/* 1: the whole offline path (MIME split, decoding, scanning) */
-	double t0 = now_s();
-	for (long r = 0; r < rounds; r++)
-		for (int k = 0; k < nfiles; k++) {
-			struct scan_out o = { .tsv = true };
-			bs_rules_scan_message(rs, scratch, bufs[k], lens[k], on_match, &o, err, sizeof(err));
-			matches += o.matches;
-		}
-	double dt = now_s() - t0;
-	printf("bench: %d messages, %.2f MB, %ld rounds (per CPU second of this thread)\n", nfiles, total / 1e6,
-	       rounds);
-	printf("  split+decode+scan  %8.1f MB/s of message bytes (%llu matches)\n",
-	       dt > 0 ? total * (double)rounds / 1e6 / dt : 0.0, matches);
-	/* 2: Hyperscan alone over the scoped bytes */
-	struct segs g = { 0 };
-	for (int k = 0; k < nfiles; k++) {
-		g.msg = (uint32_t)k;
-		bs_rules_split_message(rs, bufs[k], lens[k], collect, &g, err, sizeof(err));
+	struct bs_rules_bench res;
+	if (bs_rules_bench_run(rs, scratch, (const uint8_t *const *)bufs, lens, nfiles, rounds, &res, err,
+			       sizeof(err)) < 0) {
+		fprintf(stderr, "backstopctl rules scan --bench: %s\n", err);
+		return 1;
 	}
-	int rc = 0;
-	if (g.oom) {
-		fprintf(stderr, "backstopctl rules scan --bench: out of memory\n");
-		rc = 1;
-	} else {
-		for (int h = 0; h < 2; h++) {
-			size_t scanned;
-			matches = 0;
-			dt = time_hs(&g, scratch, rounds, h == 1, &scanned, &matches);
-			printf("  hyperscan %-8s %8.1f MB/s of message bytes, %8.1f MB/s of scanned bytes "
-			       "(%.2f MB scanned per round, %llu matches)\n", h ? "headers" : "all",
-			       dt > 0 ? total * (double)rounds / 1e6 / dt : 0.0,
-			       dt > 0 ? scanned * (double)rounds / 1e6 / dt : 0.0, scanned / 1e6, matches);
-		}
-	}
-	for (size_t i = 0; i < g.n; i++)
-		free(g.v[i].p);
-	free(g.v);
-	return rc;
+	printf("bench: %d messages, %.2f MB, %ld rounds (per CPU second of this thread)\n", nfiles,
+	       res.message_bytes / 1e6, rounds);
+	printf("  split+decode+scan  %8.1f MB/s of message bytes (%llu matches)\n", res.offline_mbps,
+	       res.offline_matches);
+	printf("  hyperscan all      %8.1f MB/s of message bytes, %8.1f MB/s of scanned bytes "
+	       "(%.2f MB scanned per round, %llu matches)\n", res.all_mbps_message, res.all_mbps_scanned,
+	       res.all_scanned_bytes / 1e6, res.all_matches);
+	printf("  hyperscan headers  %8.1f MB/s of message bytes, %8.1f MB/s of scanned bytes "
+	       "(%.2f MB scanned per round, %llu matches)\n", res.hdr_mbps_message, res.hdr_mbps_scanned,
+	       res.hdr_scanned_bytes / 1e6, res.hdr_matches);
+	return 0;
 }
 
 static int cmd_scan(int argc, char **argv)

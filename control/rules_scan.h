@@ -34,4 +34,21 @@ typedef void (*bs_rules_part_fn)(void *ctx, enum bs_scope scope, const hs_databa
 int bs_rules_split_message(const struct bs_ruleset *rs, const uint8_t *msg, size_t len, bs_rules_part_fn fn,
 			   void *ctx, char *err, size_t errlen);
 
+/* Throughput of a rule set over messages held in memory (rules_bench.c).
+ * MB/s are per CPU second of the calling thread; *_scanned_bytes are per
+ * round. Returns 0 or -1 with a message in err. */
+struct bs_rules_bench {
+	size_t message_bytes;
+	double offline_mbps;                    /* split + decode + scan, of message bytes */
+	unsigned long long offline_matches;
+	double all_mbps_message, all_mbps_scanned;   /* Hyperscan alone, every scope */
+	size_t all_scanned_bytes;
+	unsigned long long all_matches;
+	double hdr_mbps_message, hdr_mbps_scanned;   /* Hyperscan alone, header block and fields */
+	size_t hdr_scanned_bytes;
+	unsigned long long hdr_matches;
+};
+int bs_rules_bench_run(const struct bs_ruleset *rs, hs_scratch_t *scratch, const uint8_t *const *msgs,
+		       const size_t *lens, int n, long rounds, struct bs_rules_bench *out, char *err, size_t errlen);
+
 #endif
