@@ -214,6 +214,8 @@ def smtp_transactions(c2s, s2c, midstream=False):
             code, _ = rep.next()
             if code == 354:
                 end = c2s.find(b"\r\n.\r\n", pos - 2)
+                if end < 0:                  # the session ends inside the data
+                    end, cur["_incomplete"] = len(c2s), True
                 body = c2s[pos:end + 2]
                 pos = end + 5
                 msg = b"\r\n".join(l[1:] if l.startswith(b".") else l for l in body.split(b"\r\n"))

@@ -36,6 +36,23 @@ def check_checksums(pcap, limit=5000):
     return bad
 
 
+def event_limits(t):
+    """The documented limits of an event (docs/events.md): decoded header
+    values keep 511 bytes (cut at a character boundary), 32 recipients are
+    listed. Applies them to an oracle transaction; returns ["truncated"]
+    when something was cut."""
+    cut = False
+    for k in ("message_id", "from", "to", "subject", "content_type"):
+        v = t["email"].get(k)
+        if isinstance(v, str) and len(v.encode()) > 511:
+            t["email"][k] = v.encode()[:511].decode("utf-8", "ignore")
+            cut = True
+    if len(t["smtp"]["rcpt_to"]) + len(t["smtp"]["rcpt_rejected"]) > 32:
+        t["smtp"]["rcpt_to"] = t["smtp"]["rcpt_to"][:32]
+        cut = True
+    return ["truncated"] if cut else []
+
+
 def oracle_events(pcap, home_nets):
     events = []
     for (cip, cport, sip, sport), (c2s, s2c) in oracle.read_flows(pcap).items():
@@ -54,12 +71,14 @@ def oracle_events(pcap, home_nets):
                      "offered": False, "_mark": tls_mark}]
         for t in txns:
             t["smtp"]["pipelining"] = t.pop("offered")
+            extra = ["incomplete"] if t.pop("_incomplete", False) else []
+            extra += event_limits(t)
             d, off = t.pop("_mark")
             us = ready[d][off]
             t["timestamp"] = variants.eve_time(us * 1000)
             t.update({"src_ip": cip, "src_port": cport, "dest_ip": sip, "dest_port": sport,
                       "proto": "TCP", "direction": direction(cip, sip, home_nets),
-                      "anomalies": anomalies, "event_type": "smtp"})
+                      "anomalies": anomalies + extra, "event_type": "smtp"})
             events.append(t)
     return events
 

@@ -99,8 +99,10 @@ class SmtpSession:
     returns the truth entries."""
 
     def __init__(self, client, server, helo, txns, rng, home_nets, pipelining=False,
-                 starttls=False, seg=1460, body_seg=None, banner_host="mx.example.net"):
+                 starttls=False, seg=1460, body_seg=None, banner_host="mx.example.net",
+                 helo_cmd="EHLO", auth=None, quit=True):
         self.client, self.server, self.helo, self.txns = client, server, helo, txns
+        self.helo_cmd, self.auth, self.quit = helo_cmd, auth, quit
         self.pipelining, self.starttls = pipelining, starttls
         self.home_nets = home_nets
         self.conv = Conversation(rng, seg)
@@ -123,12 +125,27 @@ class SmtpSession:
     def _build(self):
         c = self.conv
         self._reply("220 %s ESMTP ready\r\n" % self.banner_host)
-        self._cmd("EHLO %s\r\n" % self.helo, tag="ehlo")
-        caps = ["250-%s Hello %s" % (self.banner_host, self.helo), "250-SIZE 52428800", "250-8BITMIME"]
-        if self.pipelining:
-            caps.append("250-PIPELINING")
-        caps += ["250-CHUNKING", "250-STARTTLS", "250 SMTPUTF8"]
-        self._reply("\r\n".join(caps) + "\r\n")
+        self._cmd("%s %s\r\n" % (self.helo_cmd, self.helo), tag="ehlo")
+        if self.helo_cmd == "HELO":
+            self._reply("250 %s\r\n" % self.banner_host)
+        else:
+            caps = ["250-%s Hello %s" % (self.banner_host, self.helo), "250-SIZE 52428800", "250-8BITMIME"]
+            if self.pipelining:
+                caps.append("250-PIPELINING")
+            caps += ["250-CHUNKING", "250-STARTTLS", "250-AUTH PLAIN LOGIN", "250 SMTPUTF8"]
+            self._reply("\r\n".join(caps) + "\r\n")
+        if self.auth == "login":
+            # the credential lines are not commands: a parser that took
+            # them for commands would pair the replies wrongly
+            self._cmd("AUTH LOGIN\r\n")
+            self._reply("334 VXNlcm5hbWU6\r\n")
+            self._cmd("YWxpY2VAZXhhbXBsZS5vcmc=\r\n")
+            self._reply("334 UGFzc3dvcmQ6\r\n")
+            self._cmd("TUFJTCBGUk9NOjxmYWtlQGV4YW1wbGUub3JnPg==\r\n")
+            self._reply("235 2.7.0 Authentication successful\r\n")
+        elif self.auth == "plain":
+            self._cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
+            self._reply("235 2.7.0 Authentication successful\r\n")
         if self.starttls:
             self._cmd("STARTTLS\r\n")
             self._reply("220 2.0.0 Ready to start TLS\r\n")
@@ -144,8 +161,9 @@ class SmtpSession:
             return
         for idx, t in enumerate(self.txns):
             self._txn(idx, t)
-        self._cmd("QUIT\r\n", tag="quit")
-        self._reply("221 2.0.0 Bye\r\n")
+        if self.quit:
+            self._cmd("QUIT\r\n", tag="quit")
+            self._reply("221 2.0.0 Bye\r\n")
 
     def _rcpt_reply(self, addr, code):
         if code == 250:

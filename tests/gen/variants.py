@@ -7,7 +7,7 @@ import random
 import time
 
 import tcpconv
-from pcapwriter import Endpoint, PcapWriter, tcp_frame
+from pcapwriter import TCP_ACK, TCP_RST, Endpoint, PcapWriter, tcp_frame
 from smtpgen import Message, SmtpSession, Txn
 
 HOME_NETS = ["192.0.2.0/24", "2001:db8:2::/48"]
@@ -302,6 +302,81 @@ def v_onebyte(g):
     return out
 
 
+def v_seqwrap(g):
+    """Sequence numbers wrap around 2^32 inside the message (client) and
+    inside the EHLO reply (server); one session also reordered."""
+    out = []
+    for i, d in enumerate(("inbound", "outbound", "inbound")):
+        s = g.plain_session(d, body_seg=200)
+        s.conv.isn_fixed = ((1 << 32) - 700 - 97 * i, (1 << 32) - 60)
+        segs = s.conv.segments()
+        if i == 2:
+            segs = tcpconv.reorder(segs, g.rng, 0.7)
+        out.append(Built(s, segs))
+    return out
+
+
+def v_auth_helo(g):
+    """AUTH LOGIN (credential lines that are not commands: one decodes to a
+    MAIL FROM), AUTH PLAIN, and a plain HELO client."""
+    out = [_plain(g, g.plain_session("outbound", port=587, auth="login")),
+           _plain(g, g.plain_session("outbound", port=587, auth="plain", pipelining=True)),
+           _plain(g, g.plain_session("inbound", helo_cmd="HELO"))]
+    return out
+
+
+def v_close(g):
+    """How sessions end: RST right after the message (no QUIT), the capture
+    ending after the 250 (no QUIT, no FIN), RST inside DATA and the capture
+    ending inside DATA. A transaction cut inside DATA is "incomplete"; its
+    size depends on where the parser was in a line, so it is not compared."""
+    out = []
+    s = g.plain_session("inbound", quit=False)
+    out.append(Built(s, s.conv.segments(close="rst")))
+    s = g.plain_session("outbound", quit=False)
+    out.append(Built(s, s.conv.segments(close=None)))
+    for cut_rst in (True, False):
+        s = g.plain_session("inbound", body_seg=150)
+        segs = s.conv.segments()
+        hdr_len = s.txns[0].msg.raw.index(b"\r\n\r\n") + 4
+        body = [i for i, x in enumerate(segs) if x.tag == "body"]
+        k = next(i for i in body if (segs[i].seq - segs[body[0]].seq) & 0xFFFFFFFF > hdr_len + 200)
+        last = segs[k]
+        segs = segs[:k + 1]
+        if cut_rst:
+            segs.append(tcpconv.Seg(tcpconv.C2S, TCP_RST | TCP_ACK, last.end() & 0xFFFFFFFF, last.ack))
+        t = s.truth[0]
+        t["anomalies"] = ["incomplete"]
+        t["_skip"] = ["email.size"]
+        out.append(Built(s, segs))
+    return out
+
+
+def v_longfields(g):
+    """A Subject longer than the event keeps (511 bytes, cut at a character
+    boundary) and 40 accepted recipients (32 listed): "truncated"."""
+    out = []
+    subj = ("Lange Betreffzeile mit Umlauten äöü " * 30).strip()
+    m = g.message(subject=(subj, "B"))
+    s = g.plain_session("inbound", txns=[Txn("alice@example.org", [("bob@example.net", 250)], m)])
+    cut = subj.encode()[:511]
+    while True:
+        try:
+            expect = cut.decode()
+            break
+        except UnicodeDecodeError:
+            cut = cut[:-1]
+    s.truth[0]["email"]["subject"] = expect
+    s.truth[0]["anomalies"] = ["truncated"]
+    out.append(_plain(g, s))
+    rc = [("r%02d@example.net" % i, 250) for i in range(40)]
+    s = g.plain_session("outbound", txns=[Txn("alice@example.org", rc, g.message())])
+    s.truth[0]["smtp"]["rcpt_to"] = s.truth[0]["smtp"]["rcpt_to"][:32]
+    s.truth[0]["anomalies"] = ["truncated"]
+    out.append(_plain(g, s))
+    return out
+
+
 def _random_session(g, i):
     """A random in-order session for the interleaved capture."""
     rng = g.rng
@@ -367,7 +442,8 @@ VARIANTS = {
     "starttls": v_starttls, "ipv6": v_ipv6, "vlan": v_vlan, "qinq": v_qinq,
     "multi-txn": v_multi_txn, "rcpt-rejected": v_rcpt_rejected, "null-sender": v_null_sender,
     "dotstuff": v_dotstuff, "onebyte": v_onebyte, "interleaved": v_interleaved, "sample": v_sample,
-    "onebyte-interleaved": v_onebyte_interleaved,
+    "onebyte-interleaved": v_onebyte_interleaved, "seqwrap": v_seqwrap, "auth-helo": v_auth_helo,
+    "close": v_close, "longfields": v_longfields,
 }
 
 
