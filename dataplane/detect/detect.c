@@ -42,7 +42,7 @@ struct bs_detect_worker {
 	uint32_t map_mask;
 	uint8_t *mp_mem;
 	/* per-worker counters (one writer; read racily for stats) */
-	uint64_t txns, unparsed, body_skipped, bytes_in, bytes_parsed;
+	uint64_t txns, unparsed, restarted, body_skipped, bytes_in, bytes_parsed;
 };
 
 struct bs_detect {
@@ -300,19 +300,27 @@ static const struct bs_msgparse_cb parse_cb = { on_bytes, on_field, on_fact };
 void bs_detect_txn_begin(struct bs_detect_worker *w, struct bs_txn *t)
 {
 	w->txns++;
-	if (slot_of(w, t))
-		return;   /* begun twice: keep the first */
-	if (w->n_free == 0) {
-		/* pool exhausted: the transaction goes unexamined and says so */
-		w->unparsed++;
-		return;
+	struct det_slot *s = slot_of(w, t);
+	if (s) {
+		/* begun again without an end: the record was reused for a new
+		 * transaction, so the old state is dropped, not mixed in */
+		if (!s->parse_ended)
+			bs_msgparse_end(s->mp);
+		bs_scan_txn_finish(&w->scan, &s->scan);
+		w->restarted++;
+	} else {
+		if (w->n_free == 0) {
+			/* pool exhausted: the transaction goes unexamined and says so */
+			w->unparsed++;
+			return;
+		}
+		uint32_t si = w->free_list[--w->n_free];
+		s = &w->slots[si];
+		map_put(w, t, si);
 	}
-	uint32_t si = w->free_list[--w->n_free];
-	struct det_slot *s = &w->slots[si];
 	s->t = t;
 	s->decided = s->parse_ended = s->notified = false;
 	s->off_end = 0;
-	map_put(w, t, si);
 	memset(&t->verdict, 0, sizeof t->verdict);
 	bs_scan_txn_start(&s->scan);
 	bs_msgparse_init(s->mp, &s->facts, &parse_cb, s);
@@ -334,11 +342,8 @@ int bs_detect_msg_data(struct bs_detect_worker *w, struct bs_txn *t, enum bs_msg
 {
 	w->bytes_in += n;
 	struct det_slot *s = slot_of(w, t);
-	if (!s || s->decided) {
-		if (part == BS_PART_BODY)
-			w->body_skipped += n;
+	if (!s || s->decided)
 		return BS_HOOK_SKIP_BODY;
-	}
 	w->bytes_parsed += n;
 	bs_msgparse_feed(s->mp, part, off, p, n);
 	if (off + n > s->off_end)
@@ -372,6 +377,9 @@ void bs_detect_txn_end(struct bs_detect_worker *w, struct bs_txn *t)
 		decided(s);
 	}
 	bs_classify_end(c, &s->cls, t, &s->facts);
+	/* message bytes the pipeline did not have to hand us */
+	if (t->size > s->off_end)
+		w->body_skipped += t->size - s->off_end;
 	map_del(w, t);
 	s->t = NULL;
 	w->free_list[w->n_free++] = (uint32_t)(s - w->slots);
@@ -380,12 +388,15 @@ void bs_detect_txn_end(struct bs_detect_worker *w, struct bs_txn *t)
 void bs_detect_print_stats(const struct bs_detect *d, void (*line)(void *ctx, const char *name, uint64_t v), void *ctx)
 {
 	const struct bs_classifier *c = &d->cls;
-	uint64_t txns = 0, unparsed = 0, skipped = 0, in = 0, parsed = 0, scan_err = 0;
+	uint64_t txns = 0, unparsed = 0, restarted = 0, skipped = 0, in = 0, parsed = 0, scan_err = 0;
+	uint64_t in_use = 0;
 	uint64_t scanned[BS_SCOPE_MAX] = { 0 };
 	for (int i = 0; i < d->n_workers; i++) {
 		const struct bs_detect_worker *w = d->workers[i];
 		txns += w->txns;
 		unparsed += w->unparsed;
+		restarted += w->restarted;
+		in_use += w->max_txn - __atomic_load_n(&w->n_free, __ATOMIC_RELAXED);
 		skipped += w->body_skipped;
 		in += w->bytes_in;
 		parsed += w->bytes_parsed;
@@ -395,9 +406,11 @@ void bs_detect_print_stats(const struct bs_detect *d, void (*line)(void *ctx, co
 	}
 	line(ctx, "detect.transactions", txns);
 	line(ctx, "detect.unparsed_no_slot", unparsed);
+	line(ctx, "detect.restarted", restarted);
+	line(ctx, "detect.slots_in_use", in_use);
 	line(ctx, "detect.bytes_in", in);
 	line(ctx, "detect.bytes_parsed", parsed);
-	line(ctx, "detect.body_bytes_skipped", skipped);
+	line(ctx, "detect.bytes_skipped", skipped);   /* message bytes after the verdict, never parsed */
 	line(ctx, "detect.scan_errors", scan_err);
 	char name[64];
 	for (int s = 0; s < BS_SCOPE_MAX; s++) {

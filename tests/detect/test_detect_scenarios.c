@@ -416,6 +416,17 @@ static void test_rates_signal(void)
 	bs_detect_destroy(d);
 }
 
+struct stat_pick { const char *name; uint64_t v; int found; };
+static void pick_stat(void *ctx, const char *name, uint64_t v)
+{
+	struct stat_pick *p = ctx;
+	for (; p->name; p++)
+		if (!strcmp(p->name, name)) {
+			p->v = v;
+			p->found = 1;
+		}
+}
+
 static void test_kinds_and_limits(void)
 {
 	struct bs_detect_config cfg;
@@ -465,10 +476,26 @@ static void test_kinds_and_limits(void)
 	CHECK_INT(t2.verdict.cls, BS_CLASS_UNPARSED);
 	CHECK_REASON(&t2, "no-detection-slot");
 	bs_detect_txn_end(w, &t1);
+	/* a record begun twice (reused without an end) starts afresh */
+	txn_init(&t1, BS_DIR_INBOUND, "198.51.100.70", "g@b.example", "frank@home.example", ts);
+	bs_detect_txn_begin(w, &t1);
+	bs_detect_msg_data(w, &t1, BS_PART_HEADER, 0, (const uint8_t *)ooo, 40);
+	feed_message(w, &t1, (const uint8_t *)ooo, strlen(ooo), 7);
+	CHECK_INT(t1.verdict.cls, BS_CLASS_AUTOREPLY);
 	/* the slot is back: the next transaction is examined again */
 	txn_init(&t, BS_DIR_INBOUND, "198.51.100.70", "g@b.example", "frank@home.example", ts);
 	feed_message(w, &t, (const uint8_t *)ooo, strlen(ooo), 1460);
 	CHECK_INT(t.verdict.cls, BS_CLASS_AUTOREPLY);
+	struct stat_pick st[] = { { "detect.unparsed_no_slot", 0, 0 }, { "detect.restarted", 0, 0 },
+				  { "detect.slots_in_use", 0, 0 }, { "detect.class.autoreply", 0, 0 },
+				  { "detect.bytes_skipped", 0, 0 }, { NULL, 0, 0 } };
+	bs_detect_print_stats(d, pick_stat, st);
+	CHECK(st[0].found && st[1].found && st[2].found && st[3].found && st[4].found);
+	CHECK_INT(st[0].v, 1);
+	CHECK_INT(st[1].v, 1);
+	CHECK_INT(st[2].v, 0);      /* every slot went back to the pool */
+	CHECK_INT(st[3].v, 3);
+	CHECK(st[4].v > 0);
 	bs_detect_worker_destroy(w);
 	bs_detect_destroy(d);
 }
