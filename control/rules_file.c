@@ -91,6 +91,10 @@ void bs_for_each_line(struct parse_ctx *c, const char *file, const char *buf, si
 		size_t n = j - i;
 		if (n && buf[i + n - 1] == '\r')
 			n--;
+		if (line == 1 && n >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
+			i += 3;         /* a UTF-8 byte order mark from a Windows editor */
+			n -= 3;
+		}
 		if (memchr(buf + i, 0, n))
 			bs_errs_add(c->e, file, line, "NUL byte in line");
 		else if (n > BS_RULES_LINE_MAX)

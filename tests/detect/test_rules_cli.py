@@ -75,6 +75,10 @@ def good_set(ctl, tmp):
     for scope in ("helo", "mail_from", "rcpt_to", "headers", "body", "orig_headers", "dsn", "header:subject"):
         check(re.search(r"^%s\s+\d+\s+\d+" % re.escape(scope), out, re.M), "check good: no line for %s" % scope)
 
+    # a UTF-8 byte order mark and CRLF line ends are accepted
+    rc, out, err = run(ctl, "rules", "check", os.path.join(DATA, "good", "bom.rules"))
+    check(rc == 0 and ": 1 rules," in out, "BOM + CRLF: %d %s %s" % (rc, out, err))
+
     bundle = os.path.join(tmp, "good.bsr")
     rc, out, err = run(ctl, "rules", "compile", good, "-o", bundle)
     check(rc == 0 and os.path.exists(bundle), "compile: exit %d: %s" % (rc, err))
