@@ -177,10 +177,14 @@ struct bs_msg_facts {
 	char x_failed_recipients[BS_FACT_ADDR_MAX];
 
 	/* --- MIME structure --- */
-	bool is_dsn;                       /* report-type=delivery-status at any depth, or a DS part parsed */
+	bool is_dsn;                       /* report-type=delivery-status at any depth, or a DS part,
+					    * outside attached messages */
 	bool is_mdn;                       /* report-type=disposition-notification, or an MDN part */
 	bool report_declared;              /* a multipart/report; report-type=delivery-status header */
 	bool ds_part_seen;                 /* a message/delivery-status part, whatever the container */
+	bool report_in_orig;               /* a delivery-status report or part inside an attached
+					    * message: a forwarded bounce, or a bounce that wraps
+					    * another one (not counted above; the envelope tells) */
 	uint16_t n_parts;                  /* leaf and container entities seen (saturating) */
 	uint8_t max_depth;                 /* deepest multipart nesting seen */
 

@@ -75,6 +75,8 @@ struct bs_msgparse {
 	uint8_t orig_indent;         /* indent stripped from an inline original's lines */
 	bool armed_weak;             /* the marker needs a confirmed header run */
 	bool tent_after_marker;      /* the held run follows a (weak) marker */
+	bool inside_orig;            /* layer 1 is inside an attached message */
+	uint8_t orig_depth;          /* open frames when it began */
 	uint8_t tent_known;
 	bool tent_strong;
 	uint16_t tent_len;
@@ -831,7 +833,12 @@ static void body_begin(struct bs_msgparse *mp)
 	case BS_CT_MULTIPART_MIXED:
 	case BS_CT_MULTIPART_ALTERNATIVE:
 	case BS_CT_MULTIPART_OTHER:
-		if (e->ctype == BS_CT_MULTIPART_REPORT) {
+		/* a report inside an attached message (a forwarded bounce, a
+		 * bounce of a bounce) says nothing about this message */
+		if (e->ctype == BS_CT_MULTIPART_REPORT && mp->inside_orig) {
+			if (e->report_type == BS_RT_DELIVERY_STATUS)
+				f->report_in_orig = true;
+		} else if (e->ctype == BS_CT_MULTIPART_REPORT) {
 			if (e->report_type == BS_RT_DELIVERY_STATUS) {
 				f->report_declared = true;
 				f->is_dsn = true;
@@ -867,7 +874,12 @@ static void body_begin(struct bs_msgparse *mp)
 	case BS_CT_MESSAGE_GLOBAL:
 		orig_begin(mp, e->ctype == BS_CT_MESSAGE_GLOBAL ? BS_ORIG_GLOBAL : BS_ORIG_RFC822);
 		if (e->cte == BS_CTE_IDENTITY) {
-			/* as RFC 2046 wants: walk the embedded message in layer 1 */
+			/* as RFC 2046 wants: walk the embedded message in layer 1;
+			 * it lasts until a boundary of an enclosing multipart */
+			if (!mp->inside_orig) {
+				mp->inside_orig = true;
+				mp->orig_depth = mp->depth;
+			}
 			mp->state = L1_PART_HDR;
 			ent_reset(mp, false, true);
 		} else {
@@ -879,14 +891,21 @@ static void body_begin(struct bs_msgparse *mp)
 		leaf_begin(mp, LEAF_ORIG_HDRS, e->cte);
 		return;
 	case BS_CT_MESSAGE_DELIVERY_STATUS:
+		if (mp->inside_orig) {
+			f->report_in_orig = true;
+			leaf_begin(mp, LEAF_SKIP, e->cte);
+			return;
+		}
 		f->ds_part_seen = true;
 		f->is_dsn = true;
 		fact(mp, BS_FACT_DSN_PART);
 		leaf_begin(mp, LEAF_DSN, e->cte);
 		return;
 	case BS_CT_MESSAGE_DISPOSITION_NOTIFICATION:
-		f->is_mdn = true;
-		fact(mp, BS_FACT_MDN);
+		if (!mp->inside_orig) {
+			f->is_mdn = true;
+			fact(mp, BS_FACT_MDN);
+		}
 		leaf_begin(mp, LEAF_SKIP, e->cte);
 		return;
 	case BS_CT_NONE:
@@ -956,6 +975,8 @@ static void boundary_hit(struct bs_msgparse *mp, unsigned k, bool close)
 	}
 	if (k + 1 < mp->depth)
 		mp->f->flags |= BS_MF_UNCLOSED_PART;
+	if (mp->inside_orig && k < mp->orig_depth)
+		mp->inside_orig = false;         /* the attached message's part is over */
 	if (close) {
 		/* what follows up to the enclosing boundary is the epilogue */
 		mp->depth = (uint8_t)k;
@@ -1103,6 +1124,8 @@ void bs_msgparse_init(struct bs_msgparse *mp, struct bs_msg_facts *facts,
 	mp->in_orig_hdr = mp->orig_fill = false;
 	mp->body_any = mp->body_sep = false;
 	mp->cand_fresh = false;
+	mp->inside_orig = false;
+	mp->orig_depth = 0;
 	mp->out_len = 0;
 	mp->state = L1_TOP_HDR;
 	mp->depth = 0;

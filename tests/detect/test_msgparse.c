@@ -546,6 +546,25 @@ static void test_tolerance(void)
 		"Content-Type: message/partial; id=\"x\"; number=1\n\nMessage-ID: <frag@x>\nSubject: s\n\nbody\n--p--\n";
 	parse_checked(part, &f, &k);
 	CHECK_STR(f.orig_message_id, "<frag@x>");
+	/* a bounce forwarded as an attachment is not a bounce; the DSN after it is */
+	static const char fwd[] =
+		"Subject: Fwd: what is this?\nContent-Type: multipart/mixed; boundary=f\n\n--f\n\nsee below\n"
+		"--f\nContent-Type: message/rfc822\n\nMessage-ID: <bounce@mx>\n"
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=r\n\n--r\n"
+		"Content-Type: message/delivery-status\n\nFinal-Recipient: rfc822; x@y\nAction: failed\n\n--r--\n"
+		"--f--\n";
+	parse_checked(fwd, &f, &k);
+	CHECK(!f.is_dsn && !f.report_declared && !f.ds_part_seen && f.n_rcpt == 0);
+	CHECK(f.report_in_orig);
+	CHECK(f.orig_how == BS_ORIG_RFC822);
+	CHECK_STR(f.orig_message_id, "<bounce@mx>");
+	static const char after[] =
+		"Content-Type: multipart/mixed; boundary=f\n\n--f\nContent-Type: message/rfc822\n\n"
+		"Message-ID: <inner@x>\nContent-Type: message/delivery-status\n\nAction: failed\n"
+		"--f\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; z@y\nAction: delayed\n\n--f--\n";
+	parse_checked(after, &f, &k);
+	CHECK(f.is_dsn && f.ds_part_seen && f.n_rcpt == 1 && f.all_delayed && !f.any_failed);
+	CHECK(f.report_in_orig);
 	/* header only, no body, no final line end */
 	static const char m5[] = "Subject: only header";
 	parse_checked(m5, &f, &k);

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct bs_msgparse *mp = t_parser();
-	unsigned n_ndr = 0, dsn_yes = 0, dsn_yes_ok = 0, dsn_yes_rcpt = 0, dsn_no_but_found = 0;
+	unsigned n_ndr = 0, dsn_yes = 0, dsn_yes_ok = 0, dsn_yes_rcpt = 0, dsn_no_but_found = 0, dsn_no_nested = 0;
 	unsigned broken = 0, broken_found = 0;
 	const char *orig_kinds[] = { "full-message", "headers-only", "inline-text", "none" };
 	unsigned orig_n[4] = { 0 }, orig_found[4] = { 0 }, orig_msgid[4] = { 0 };
@@ -141,6 +141,7 @@ int main(int argc, char **argv)
 			broken_found += ok;
 		} else {
 			dsn_no_but_found += ok;
+			dsn_no_nested += !ok && f1.report_in_orig;
 		}
 		for (int i = 0; i < 4; i++)
 			if (!strcmp(cols[c_orig], orig_kinds[i])) {
@@ -161,7 +162,8 @@ int main(int argc, char **argv)
 	       dsn_yes_ok, 100.0 * dsn_yes_ok / (dsn_yes ? dsn_yes : 1), dsn_yes_rcpt,
 	       100.0 * dsn_yes_rcpt / (dsn_yes ? dsn_yes : 1));
 	printf("rfc3464=declared-but-broken: %u, DSN recovered anyway: %u\n", broken, broken_found);
-	printf("rfc3464=no but a DS part parsed: %u\n", dsn_no_but_found);
+	printf("rfc3464=no but a DS part parsed: %u; a DSN inside the attached message only: %u\n",
+	       dsn_no_but_found, dsn_no_nested);
 	for (int i = 0; i < 4; i++)
 		printf("returned_original=%-13s %4u  original found: %4u (%.1f%%)  Message-ID: %4u (%.1f%%)\n",
 		       orig_kinds[i], orig_n[i], orig_found[i], 100.0 * orig_found[i] / (orig_n[i] ? orig_n[i] : 1),

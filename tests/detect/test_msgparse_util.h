@@ -116,9 +116,9 @@ static inline void t_parse(struct bs_msgparse *mp, struct bs_msg_facts *f, struc
 
 static inline void t_print_facts(FILE *o, const struct bs_msg_facts *f)
 {
-	fprintf(o, "top_ctype=%s report=%s is_dsn=%d is_mdn=%d ds_part=%d parts=%u depth=%u flags=",
+	fprintf(o, "top_ctype=%s report=%s is_dsn=%d is_mdn=%d ds_part=%d report_in_orig=%d parts=%u depth=%u flags=",
 		bs_ctype_name[f->top_ctype], bs_report_type_name[f->top_report_type], f->is_dsn,
-		f->is_mdn, f->ds_part_seen, f->n_parts, f->max_depth);
+		f->is_mdn, f->ds_part_seen, f->report_in_orig, f->n_parts, f->max_depth);
 	for (int i = 0; i < BS_MF_MAX_BIT; i++)
 		if (f->flags & (1u << i))
 			fprintf(o, "%s,", bs_mf_name[i]);
