@@ -36,6 +36,7 @@ enum cmd {
 };
 
 #define NOSLOT 0xFF
+#define EARLY_MAX 16  /* replies held until the commands they answer show up */
 #define SLOTS 8  /* transactions a client can pipeline before their replies come */
 #define NO_RCPT 0xFFFF
 
@@ -103,6 +104,13 @@ struct bs_smtp_session {
 	uint64_t msg_off;       /* message bytes so far (after unstuffing) */
 	uint64_t bdat_left;     /* bytes left in the current BDAT chunk */
 	struct bs_mail_hdr hdr;
+
+	/* Replies with no pending command. The reassembler holds client bytes
+	 * behind a hole until it gives up on it, while the server's replies
+	 * to them are delivered: such replies wait here for their commands.
+	 * Left over at session end, they are unpaired. */
+	uint8_t early_head, early_n;
+	uint16_t early[EARLY_MAX];
 
 	/* pending commands (ring) */
 	uint32_t q_head, q_len;
@@ -924,7 +932,6 @@ static void start_tls(struct bs_smtp_session *s)
 /* A complete reply (last line seen) answers the oldest pending command. */
 static void reply_done(struct bs_smtp_session *s, uint16_t code)
 {
-	s->st->replies++;
 	struct pending *e = q_first(s);
 	if (!e && s->cmode == M_DATA && s->msg_gap) {
 		/* the server answers the end of data we lost in the gap */
@@ -945,6 +952,10 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 	if (!e) {
 		if (s->midstream && !s->cl_synced)
 			return; /* the command was before our pick-up */
+		if (s->early_n < EARLY_MAX) {
+			s->early[(s->early_head + s->early_n++) % EARLY_MAX] = code;
+			return;
+		}
 		s->st->unpaired_replies++;
 		anomaly(s, BS_ANOM_UNPAIRED_REPLY);
 		return;
@@ -1023,6 +1034,18 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 	slot_unref(s, ent.slot);
 }
 
+/* Commands arrived for replies that came first: pair them now (after the
+ * command's own state change, so e.g. a refused DATA returns to commands). */
+static void early_drain(struct bs_smtp_session *s)
+{
+	while (s->early_n && s->q_len && s->cmode != M_TLS) {
+		uint16_t code = s->early[s->early_head];
+		s->early_head = (uint8_t)((s->early_head + 1) % EARLY_MAX);
+		s->early_n--;
+		reply_done(s, code);
+	}
+}
+
 static void server_line(struct bs_smtp_session *s, const char *l, size_t n, bool cut)
 {
 	if (n && l[n - 1] == '\r')
@@ -1059,6 +1082,7 @@ static void server_line(struct bs_smtp_session *s, const char *l, size_t n, bool
 		return;
 	}
 	s->reply_cont = 0;
+	s->st->replies++;
 	reply_done(s, s->reply_code);
 }
 
@@ -1121,6 +1145,7 @@ void bs_smtp_session_init(struct bs_smtp_session *s, const struct bs_smtp_hooks 
 	s->cur = NOSLOT;
 	s->msg = NOSLOT;
 	s->data_slot = NOSLOT;
+	s->early_head = s->early_n = 0;
 	s->q_head = s->q_len = 0;
 	s->helo[0] = '\0';
 	s->cl.len = s->sv.len = 0;
@@ -1175,6 +1200,7 @@ static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 				if (m != NOSLOT)
 					s->slot[m].closed = 1;
 				msg_complete(s);
+				early_drain(s);
 			}
 			break;
 		}
@@ -1208,8 +1234,10 @@ static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 			uint32_t k = take_line(&s->cl, p, n, &l, &len, &cut);
 			p += k;
 			n -= k;
-			if (l)
+			if (l) {
 				client_line(s, l, len, cut, false);
+				early_drain(s);
+			}
 			break;
 		}
 		default: /* M_TLS, M_DEAD */
@@ -1303,8 +1331,10 @@ void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n)
 		size_t vlen;
 		bool plausible;
 		enum cmd c = verb_of(s->cl.buf, s->cl.len, &vlen, &plausible);
-		if (c != C_UNKNOWN && c != C_DATA && c != C_BDAT && c != C_STARTTLS && vlen < s->cl.len)
+		if (c != C_UNKNOWN && c != C_DATA && c != C_BDAT && c != C_STARTTLS && vlen < s->cl.len) {
 			client_line(s, s->cl.buf, s->cl.len, false, true);
+			early_drain(s);
+		}
 	}
 	anomaly(s, BS_ANOM_GAP);
 	s->cl.len = 0;
@@ -1324,6 +1354,19 @@ void bs_smtp_session_end(struct bs_smtp_session *s, uint32_t anom, uint64_t ts_n
 		return;
 	if (ts_ns)
 		s->now = ts_ns;
+	if (s->early_n) {
+		/* replies whose commands never came */
+		s->st->unpaired_replies += s->early_n;
+		bool flagged = false;
+		for (uint8_t k = 0; k < SLOTS; k++)
+			if (s->slot[k].used && s->slot[k].t && (!s->slot[k].closed || s->slot[k].refs)) {
+				s->slot[k].t->anomalies |= BS_ANOM_UNPAIRED_REPLY;
+				flagged = true;
+			}
+		if (!flagged)
+			anomaly(s, BS_ANOM_UNPAIRED_REPLY);
+		s->early_n = 0;
+	}
 	/* the message in progress is cut short */
 	if (s->msg_active) {
 		struct bs_txn *t = slot_txn(s, s->msg);

@@ -646,6 +646,47 @@ static void test_gaps(void)
 	CHECK_EQ(R.st.commands, 5); /* EHLO MAIL RCPT DATA QUIT: back in sync */
 	rec_free(&R);
 
+	/* a hole in the client stream that reassembly gives up on only at
+	 * the end: the server's replies to the bytes behind it come first */
+	rec_init(&R, false);
+	rec_hello(&R, "");
+	C(&R, "MAIL FROM:<a@x>\r\n");
+	S(&R, "250 ok\r\n");
+	C(&R, "RCPT TO:<b@y>\r\n");
+	S(&R, "250 ok\r\n");
+	C(&R, "DATA\r\n");
+	S(&R, "354 go\r\n");
+	C(&R, "Subject: held\r\n\r\nline one\r\nline t");
+	S(&R, "250 2.0.0 queued\r\n");
+	S(&R, "221 bye\r\n");
+	bs_smtp_gap(R.s, true, 120);
+	C(&R, "hree\r\n.\r\nQUIT\r\n");
+	rec_end(&R, 0);
+	CHECK_EQ(R.n_ended, 1);
+	t = R.ended[0];
+	CHECK_EQ(t->data_code, 250);
+	CHECK_EQ(t->data_complete, 1);
+	CHECK_EQ(t->anomalies, BS_ANOM_GAP);
+	CHECK_EQ(t->size, strlen("Subject: held\r\n\r\nline one\r\nline t") + 120 + strlen("hree\r\n"));
+	CHECK_EQ(R.st.unpaired_replies, 0);
+	rec_free(&R);
+
+	/* the same in command mode: replies to pipelined commands first */
+	rec_init(&R, false);
+	rec_hello(&R, "250-PIPELINING\r\n");
+	C(&R, "MAIL FROM:<a@x>\r\n");
+	S(&R, "250 ok\r\n550 no such user\r\n250 ok\r\n");
+	bs_smtp_gap(R.s, true, 30);
+	C(&R, "RCPT TO:<gone@y>\r\nRCPT TO:<b@y>\r\n");
+	rec_end(&R, 0);
+	CHECK_EQ(R.n_ended, 1);
+	t = R.ended[0];
+	CHECK_EQ(t->n_rcpt, 2);
+	CHECK_EQ(t->rcpt[0].code, 550);
+	CHECK_EQ(t->rcpt[1].code, 250);
+	CHECK_EQ(R.st.unpaired_replies, 0);
+	rec_free(&R);
+
 	/* the 354 was lost: the reply after the message is for its end */
 	rec_init(&R, false);
 	rec_hello(&R, "");
