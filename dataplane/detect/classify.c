@@ -172,31 +172,39 @@ static bool ip_text_is_relay(const struct bs_classifier *c, const char *ip)
 
 /* ---------- question 1: what kind of message ---------- */
 
+static inline int32_t max32(int32_t a, int32_t b) { return a > b ? a : b; }
+
 static void score_kinds(struct bs_cls_txn *ct, const struct bs_txn *t, const struct bs_msg_facts *f,
 			const struct bs_scan_hits *h)
 {
-	int32_t ns = h->score[BS_SIG_NULL_SENDER];
-	if (t->null_sender && ns < NULL_SENDER_MAX)
-		ns = NULL_SENDER_MAX;
-	if (ns > NULL_SENDER_MAX)
-		ns = NULL_SENDER_MAX;
-	int32_t b = ns + h->score[BS_SIG_DSN_STRUCTURE] + h->score[BS_SIG_LEGACY_BOUNCE] +
-		    h->score[BS_SIG_BOUNCE_HEADER] + h->score[BS_SIG_DELAY] + h->score[BS_SIG_MDN] +
-		    h->score[BS_SIG_NOT_BOUNCE];
-	/* parser facts, on the same scale */
+	/* Parser facts score like rules, per signal; a fact and a rule that
+	 * see the same thing (X-Failed-Recipients, say) count once: the larger
+	 * of the two. So the classifier still works with a minimal rule set,
+	 * and the default rules do not double-count. */
+	int32_t fact[BS_SIG_MAX] = { 0 };
+	if (t->null_sender)
+		fact[BS_SIG_NULL_SENDER] = NULL_SENDER_MAX;
 	if (f->report_declared || f->ds_part_seen || f->n_rcpt > 0)
-		b += CONCLUSIVE;
+		fact[BS_SIG_DSN_STRUCTURE] = CONCLUSIVE;
+	if (f->orig_how == BS_ORIG_RFC822_HEADERS)
+		fact[BS_SIG_DSN_STRUCTURE] += 50;     /* text/rfc822-headers: made for bounces */
 	if (f->is_mdn)
-		b += CONCLUSIVE;
+		fact[BS_SIG_MDN] = CONCLUSIVE;
 	if (f->x_failed_recipients[0])
-		b += 60;
+		fact[BS_SIG_BOUNCE_HEADER] = 60;
 	/* an MTA's own "copy of the message follows" line; the generic
 	 * "original message" wording also starts forwards and replies, and a
 	 * returned original as such is scored by the rules (orig_headers) */
 	if (f->inline_marker != BS_MARK_NONE && f->inline_marker != BS_MARK_GENERIC)
-		b += 60;
-	if (f->orig_how == BS_ORIG_RFC822_HEADERS)
-		b += 50;                         /* text/rfc822-headers: made for bounces */
+		fact[BS_SIG_LEGACY_BOUNCE] = 60;
+	static const uint8_t bounce_sigs[] = { BS_SIG_DSN_STRUCTURE, BS_SIG_LEGACY_BOUNCE, BS_SIG_BOUNCE_HEADER,
+					       BS_SIG_DELAY, BS_SIG_MDN };
+	int32_t b = h->score[BS_SIG_NOT_BOUNCE];
+	/* the null sender never decides alone */
+	int32_t ns = max32(h->score[BS_SIG_NULL_SENDER], fact[BS_SIG_NULL_SENDER]);
+	b += ns > NULL_SENDER_MAX ? NULL_SENDER_MAX : ns;
+	for (size_t i = 0; i < sizeof bounce_sigs; i++)
+		b += max32(h->score[bounce_sigs[i]], fact[bounce_sigs[i]]);
 	ct->bounce_score = b;
 
 	int32_t a = h->score[BS_SIG_AUTOREPLY];
