@@ -76,6 +76,7 @@ struct bs_msgparse {
 	bool armed_weak;             /* the marker needs a confirmed header run */
 	bool tent_after_marker;      /* the held run follows a (weak) marker */
 	bool inside_orig;            /* layer 1 is inside an attached message */
+	bool tdsn, tdsn_done;        /* DSN fields being read from a text part / were read */
 	uint8_t orig_depth;          /* open frames when it began */
 	uint8_t tent_known;
 	bool tent_strong;
@@ -523,6 +524,7 @@ static void ent_reset(struct bs_msgparse *mp, bool top, bool orig)
 /* ------------------------------------------------------------ leaf parts */
 
 static bool text_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, unsigned flags);
+static void tdsn_end(struct bs_msgparse *mp);
 
 static void dsn_event(void *ctx, int id)
 {
@@ -658,6 +660,7 @@ static void leaf_end(struct bs_msgparse *mp)
 	switch (mp->leaf_mode) {
 	case LEAF_TEXT:
 		bs_lines_flush(&mp->l2, l2_text_cb, mp);
+		tdsn_end(mp);
 		if (mp->tx == TX_ORIG_HDR) {
 			/* the quoted header block ran to the end of the part */
 			bs_hdracc_flush(&mp->h2, orig_field_cb, mp);
@@ -736,10 +739,61 @@ static void tent_confirm(struct bs_msgparse *mp)
 }
 
 /* A decoded text line: look for a legacy bounce's quoted original. */
+/* ---------------------------- delivery-status fields in a text part */
+
+static bool dsn_only_field(const uint8_t *line, size_t nl)
+{
+	const char *name = (const char *)line;
+	return hn(name, nl, "Reporting-MTA") || hn(name, nl, "Final-Recipient") ||
+	       hn(name, nl, "Original-Recipient");
+}
+
+static void tdsn_end(struct bs_msgparse *mp)
+{
+	if (!mp->tdsn)
+		return;
+	mp->tdsn = false;
+	bs_dsn_end(&mp->dsn);
+	fact(mp, BS_FACT_DSN_END);
+}
+
+/* A declared multipart/report whose delivery-status part is lost (broken
+ * or stripped boundaries) often still carries the DSN fields as text.
+ * They are read from the first DS-only field name to the first line that
+ * is neither a field nor blank, or a field of the original's header.
+ * Returns true when the line was taken. */
+static bool tdsn_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, unsigned flags)
+{
+	size_t nl;
+	if (!mp->tdsn) {
+		if (flags != BS_LINE_END || !mp->f->report_declared || mp->f->ds_part_seen || mp->inside_orig ||
+		    mp->tdsn_done || !bs_hdr_is_field(line, n, &nl) || !dsn_only_field(line, nl))
+			return false;
+		mp->tdsn = true;
+		mp->tdsn_done = true;            /* once per message */
+		bs_dsn_init(&mp->dsn, mp->f, dsn_event, mp);
+		fact(mp, BS_FACT_DSN_PART);
+	}
+	bool blank = n == 0 && (flags & BS_LINE_END);
+	bool cont = (flags & BS_LINE_CONT) || (n && (line[0] == ' ' || line[0] == '\t'));
+	bool field = !cont && n && bs_hdr_is_field(line, n, &nl);
+	if (!blank && !cont && (!field || bs_orig_field_kind((const char *)line, nl))) {
+		tdsn_end(mp);                    /* prose, or the original's header */
+		return false;
+	}
+	emit_line(mp, BS_SCOPE_DSN, line, n, flags);
+	bs_dsn_feed(&mp->dsn, line, n);
+	if (flags & BS_LINE_END)
+		bs_dsn_feed(&mp->dsn, (const uint8_t *)"\n", 1);
+	return true;
+}
+
 static bool text_line(struct bs_msgparse *mp, const uint8_t *line, size_t n, unsigned flags)
 {
 	size_t nl;
 	int kind;
+	if ((mp->tdsn || mp->f->report_declared) && tdsn_line(mp, line, n, flags))
+		return false;
 	switch (mp->tx) {
 	case TX_DONE:
 		return false;
@@ -1126,6 +1180,7 @@ void bs_msgparse_init(struct bs_msgparse *mp, struct bs_msg_facts *facts,
 	mp->cand_fresh = false;
 	mp->inside_orig = false;
 	mp->orig_depth = 0;
+	mp->tdsn = mp->tdsn_done = false;
 	mp->out_len = 0;
 	mp->state = L1_TOP_HDR;
 	mp->depth = 0;

@@ -523,6 +523,28 @@ static void test_tolerance(void)
 	CHECK(f.flags & BS_MF_BOUNDARY_GUESSED);
 	CHECK(f.n_rcpt == 1 && f.any_failed);
 	CHECK_STR(f.reporting_mta, "m.example");
+	/* boundary lines stripped: the DSN fields are read from the text, the
+	 * quoted original after them still found */
+	static const char stripped[] =
+		"Content-Type: multipart/report; report-type=delivery-status;\n boundary=\"gone\"\n\n"
+		"The original message was received at Thu, 29 Apr 1999\n\n"
+		"Reporting-MTA: dns; mailx.example.edu\nArrival-Date: Thu, 29 Apr 1999 23:34:45 -0500\n\n"
+		"Final-Recipient: RFC822; k@example.edu\nX-Actual-Recipient: RFC822; |procmail\nAction: failed\n"
+		"Status: 5.5.0\n\nReturn-Path: <s@example.com>\nReceived: from mx4 ([192.0.2.68]) by mailx\n"
+		"Message-Id: <0000.000@mx4.example.co.jp>\n\nNyaan\n";
+	parse_checked(stripped, &f, &k);
+	CHECK(f.n_rcpt == 1 && f.any_failed && !f.ds_part_seen);
+	CHECK_STR(f.reporting_mta, "mailx.example.edu");
+	CHECK_STR(f.rcpt[0].status, "5.5.0");
+	CHECK_STR(f.orig_message_id, "<0000.000@mx4.example.co.jp>");
+	CHECK(bs_fact_known(&f, BS_FACT_DSN_FAILED) && bs_fact_known(&f, BS_FACT_DSN_END));
+	CHECK(!strcmp(capture(stripped, BS_SCOPE_DSN),
+		      "Reporting-MTA: dns; mailx.example.edu\nArrival-Date: Thu, 29 Apr 1999 23:34:45 -0500\n\n"
+		      "Final-Recipient: RFC822; k@example.edu\nX-Actual-Recipient: RFC822; |procmail\n"
+		      "Action: failed\nStatus: 5.5.0\n\n"));
+	/* the same fields in a plain text message are prose, not a DSN */
+	parse_checked(strstr(stripped, "\n\n") + 2, &f, &k);
+	CHECK(f.n_rcpt == 0);
 	/* multipart without boundary: read as text */
 	static const char m3[] = "Content-Type: multipart/mixed\n\n--- Below this line is a copy of the message.\n\n"
 		"Message-ID: <nb@x>\nReceived: from a by b\n";
