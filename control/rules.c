@@ -80,6 +80,7 @@ void bs_ruleset_fill_sizes(struct bs_ruleset *rs)
 		if (rs->fields[f].db)
 			hs_database_size(rs->fields[f].db, &rs->fields[f].db_size);
 	}
+	bs_ruleset_index_fields(rs);
 }
 
 static double now_s(void)
@@ -139,6 +140,7 @@ void bs_rules_free(struct bs_ruleset *rs)
 	for (uint32_t f = 0; f < rs->n_fields; f++)
 		hs_free_database(rs->fields[f].db);
 	free(rs->fields);
+	free(rs->field_slots_);
 	free(rs->rules);
 	for (uint32_t i = 0; i < rs->n_files_; i++)
 		free(rs->files_[i]);
@@ -156,13 +158,61 @@ const char *bs_rules_default_path(void)
 	return BS_RULES_DATADIR "/default.rules";
 }
 
+/* FNV-1a over the lower-cased name: the fast path looks up every header
+ * field of every message, so this avoids a string compare per known field. */
+static uint32_t field_hash(const char *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		h = (h ^ c) * 16777619u;
+	}
+	return h;
+}
+
+void bs_ruleset_index_fields(struct bs_ruleset *rs)
+{
+	free(rs->field_slots_);
+	rs->field_slots_ = NULL;
+	rs->field_mask_ = 0;
+	if (!rs->n_fields)
+		return;
+	uint32_t cap = 16;
+	while (cap < rs->n_fields * 4)
+		cap *= 2;
+	rs->field_slots_ = calloc(cap, sizeof(*rs->field_slots_));
+	if (!rs->field_slots_)
+		return;                 /* lookups fall back to the linear search */
+	rs->field_mask_ = cap - 1;
+	for (uint32_t f = 0; f < rs->n_fields; f++) {
+		uint32_t h = field_hash(rs->fields[f].name, strlen(rs->fields[f].name)) & rs->field_mask_;
+		while (rs->field_slots_[h])
+			h = (h + 1) & rs->field_mask_;
+		rs->field_slots_[h] = (uint16_t)(f + 1);
+	}
+}
+
 const hs_database_t *bs_rules_field_db(const struct bs_ruleset *rs, const char *name, size_t len,
 				       int *field_idx)
 {
 	if (field_idx)
 		*field_idx = -1;
-	if (len >= BS_RULE_FIELD_MAX)
+	if (len >= BS_RULE_FIELD_MAX || !rs->n_fields)
 		return NULL;
+	if (rs->field_slots_) {
+		uint32_t h = field_hash(name, len) & rs->field_mask_;
+		for (uint16_t slot; (slot = rs->field_slots_[h]); h = (h + 1) & rs->field_mask_) {
+			const struct bs_field_db *fd = &rs->fields[slot - 1];
+			if (!strncasecmp(fd->name, name, len) && !fd->name[len]) {
+				if (field_idx)
+					*field_idx = slot - 1;
+				return fd->db;
+			}
+		}
+		return NULL;
+	}
 	for (uint32_t f = 0; f < rs->n_fields; f++) {
 		if (strncasecmp(rs->fields[f].name, name, len) || rs->fields[f].name[len])
 			continue;

@@ -76,9 +76,12 @@ struct bs_ruleset {
 	bool native;                            /* compiled for the local CPU (else generic x86-64) */
 	double compile_seconds;                 /* wall time of parse + compile (0 when loaded from a bundle) */
 	char source[256];                       /* file the set was loaded from */
-	/* private: string storage for rule file names */
+	/* private: string storage for rule file names; header field index
+	 * (open addressing over a caseless hash of the name: index + 1) */
 	char **files_;
 	uint32_t n_files_;
+	uint16_t *field_slots_;
+	uint32_t field_mask_;
 };
 
 /* Parse and compile a rule file (with its includes). native: tune for this

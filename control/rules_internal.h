@@ -53,6 +53,7 @@ unsigned bs_rules_compile(struct bs_parsed *p, bool native_cpu, struct bs_errs *
 /* rs allocation helpers shared by parser and bundle loader */
 struct bs_ruleset *bs_ruleset_new(void);
 const char *bs_ruleset_intern_file(struct bs_ruleset *rs, const char *path);
-void bs_ruleset_fill_sizes(struct bs_ruleset *rs);
+void bs_ruleset_fill_sizes(struct bs_ruleset *rs);   /* also indexes the header fields */
+void bs_ruleset_index_fields(struct bs_ruleset *rs);
 
 #endif

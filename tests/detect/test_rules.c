@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "rules.h"
 #include "rules_scan.h"
@@ -485,6 +486,31 @@ static void test_hostile(void)
 	rmdir(dir);
 }
 
+/* Many header fields: the caseless hash index finds each one, and only it. */
+static void test_field_index(void)
+{
+	char p[] = "/tmp/bs-test-rules-fields-XXXXXX";
+	int fd = mkstemp(p);
+	FILE *f = fdopen(fd, "w");
+	for (int i = 0; i < 60; i++)
+		fprintf(f, "rule %d header:X-Field-%d bounce-header 10 \"v%d\" \"field %d\"\n", i + 1, i, i, i);
+	fclose(f);
+	struct bs_ruleset *rs = NULL;
+	char err[512];
+	CHECK(bs_rules_load_file(p, false, &rs, err, sizeof(err)) == 0, "%s", err);
+	for (int i = 0; rs && i < 60; i++) {
+		char name[32];
+		int idx = -2;
+		int n = snprintf(name, sizeof(name), "x-FIELD-%d", i);
+		const hs_database_t *db = bs_rules_field_db(rs, name, (size_t)n, &idx);
+		CHECK(db && idx >= 0 && !strcasecmp(rs->fields[idx].name, name), "field %s -> %d", name, idx);
+		n = snprintf(name, sizeof(name), "X-Field-%d", i + 100);
+		CHECK(!bs_rules_field_db(rs, name, (size_t)n, &idx) && idx == -1, "unknown field %s", name);
+	}
+	bs_rules_free(rs);
+	unlink(p);
+}
+
 static void test_default(void)
 {
 	setenv("BACKSTOP_RULES", "/some/where.rules", 1);
@@ -536,6 +562,7 @@ int main(int argc, char **argv)
 	}
 	test_errors();
 	test_hostile();
+	test_field_index();
 	test_default();
 	bs_rules_free(rs);
 	if (failures) {
