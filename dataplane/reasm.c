@@ -37,6 +37,7 @@ struct bs_reasm_pool {
 	uint32_t dir_cap_blocks;
 	struct blk_hdr *hdr;
 	uint8_t *data;
+	struct bs_reasm_alloc alloc; /* what the three allocations go back to */
 };
 
 _Static_assert(BS_REASM_BLOCK_DATA <= UINT16_MAX, "block length is kept in 16 bits");
@@ -56,18 +57,35 @@ static inline uint8_t *blk_data(const struct bs_reasm_pool *pool, uint32_t i)
 	return pool->data + (size_t)i * BS_REASM_BLOCK_DATA;
 }
 
-struct bs_reasm_pool *bs_reasm_pool_create(uint32_t nblocks, uint32_t dir_cap_bytes)
+static void *libc_zalloc(void *arg, size_t size, size_t align)
 {
-	if (nblocks >= BS_REASM_NONE)
+	void *p;
+	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
 		return NULL;
-	struct bs_reasm_pool *pool = calloc(1, sizeof(*pool));
+	memset(p, 0, size);
+	return p;
+}
+
+static void libc_free(void *arg, void *p)
+{
+	free(p);
+}
+
+static const struct bs_reasm_alloc libc_alloc = {libc_zalloc, libc_free, NULL};
+
+struct bs_reasm_pool *bs_reasm_pool_create_with(uint32_t nblocks, uint32_t dir_cap_bytes,
+						const struct bs_reasm_alloc *a)
+{
+	if (nblocks >= BS_REASM_NONE || !a || !a->zalloc || !a->free)
+		return NULL;
+	struct bs_reasm_pool *pool = a->zalloc(a->arg, sizeof(*pool), 64);
 	if (!pool)
 		return NULL;
+	pool->alloc = *a;
 	size_t n = nblocks ? nblocks : 1;
-	pool->hdr = calloc(n, sizeof(*pool->hdr));
+	pool->hdr = a->zalloc(a->arg, n * sizeof(*pool->hdr), 64);
 	/* 64-byte alignment: blocks start on cache lines */
-	if (posix_memalign((void **)&pool->data, 64, n * BS_REASM_BLOCK_DATA) != 0)
-		pool->data = NULL;
+	pool->data = a->zalloc(a->arg, n * BS_REASM_BLOCK_DATA, 64);
 	if (!pool->hdr || !pool->data) {
 		bs_reasm_pool_free(pool);
 		return NULL;
@@ -82,13 +100,21 @@ struct bs_reasm_pool *bs_reasm_pool_create(uint32_t nblocks, uint32_t dir_cap_by
 	return pool;
 }
 
+struct bs_reasm_pool *bs_reasm_pool_create(uint32_t nblocks, uint32_t dir_cap_bytes)
+{
+	return bs_reasm_pool_create_with(nblocks, dir_cap_bytes, &libc_alloc);
+}
+
 void bs_reasm_pool_free(struct bs_reasm_pool *pool)
 {
 	if (!pool)
 		return;
-	free(pool->hdr);
-	free(pool->data);
-	free(pool);
+	struct bs_reasm_alloc a = pool->alloc;
+	if (pool->hdr)
+		a.free(a.arg, pool->hdr);
+	if (pool->data)
+		a.free(a.arg, pool->data);
+	a.free(a.arg, pool);
 }
 
 uint32_t bs_reasm_pool_in_use(const struct bs_reasm_pool *pool)

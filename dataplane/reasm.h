@@ -104,6 +104,17 @@ struct bs_reasm_pool;
  * 65535 blocks). Returns NULL when memory cannot be had or nblocks is
  * >= BS_REASM_NONE. Memory: nblocks * (BS_REASM_BLOCK_DATA + 12) bytes. */
 struct bs_reasm_pool *bs_reasm_pool_create(uint32_t nblocks, uint32_t dir_cap_bytes);
+
+/* The same with the caller's memory: a DPDK worker passes rte_zmalloc_socket
+ * (hugepages, its own NUMA node) and rte_free. zalloc returns zeroed memory
+ * aligned to `align` or NULL; it is called three times, only here. */
+struct bs_reasm_alloc {
+	void *(*zalloc)(void *arg, size_t size, size_t align);
+	void (*free)(void *arg, void *p);
+	void *arg;
+};
+struct bs_reasm_pool *bs_reasm_pool_create_with(uint32_t nblocks, uint32_t dir_cap_bytes,
+						const struct bs_reasm_alloc *alloc);
 void bs_reasm_pool_free(struct bs_reasm_pool *pool);
 uint32_t bs_reasm_pool_in_use(const struct bs_reasm_pool *pool); /* blocks */
 size_t bs_reasm_pool_block_size(void); /* bytes per block incl. header */

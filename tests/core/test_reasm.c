@@ -619,6 +619,58 @@ static void test_random(void)
 	}
 }
 
+/* caller-supplied allocator: every allocation returns through its free,
+ * and a failing allocator gives NULL, not a crash */
+struct acct {
+	int allocs, frees, fail_at;
+	size_t bytes;
+};
+
+static void *acct_zalloc(void *arg, size_t size, size_t align)
+{
+	struct acct *a = arg;
+	if (++a->allocs == a->fail_at)
+		return NULL;
+	a->bytes += size;
+	void *p = aligned_alloc(align, (size + align - 1) / align * align);
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+static void acct_free(void *arg, void *p)
+{
+	struct acct *a = arg;
+	a->frees++;
+	free(p);
+}
+
+static void test_allocator(void)
+{
+	struct acct a = {0};
+	struct bs_reasm_alloc al = {acct_zalloc, acct_free, &a};
+	struct bs_reasm_pool *pool = bs_reasm_pool_create_with(100, 8192, &al);
+	CHECK(pool != NULL && a.allocs == 3);
+	CHECK(a.bytes >= 100 * (size_t)BS_REASM_BLOCK_DATA && a.bytes <= 100 * bs_reasm_pool_block_size() + 256);
+	struct rec *r = rec_new();
+	struct bs_reasm_dir d;
+	bs_reasm_dir_init(&d);
+	syn(pool, &d, r, 0);
+	seg(pool, &d, r, 0, 10, 100, false);
+	seg(pool, &d, r, 0, 0, 10, false);
+	CHECK(r->delivered[0] == 110 && a.allocs == 3); /* nothing allocated after creation */
+	bs_reasm_pool_free(pool);
+	CHECK(a.frees == 3);
+	for (int fail = 1; fail <= 3; fail++) {
+		struct acct b = {.fail_at = fail};
+		struct bs_reasm_alloc bl = {acct_zalloc, acct_free, &b};
+		CHECK(bs_reasm_pool_create_with(100, 8192, &bl) == NULL);
+		CHECK(b.frees == b.allocs - 1); /* all but the failed one returned */
+	}
+	CHECK(bs_reasm_pool_create_with(100, 8192, NULL) == NULL);
+	free(r);
+}
+
 static void test_misc(void)
 {
 	CHECK(bs_reasm_pool_block_size() >= BS_REASM_BLOCK_DATA && bs_reasm_pool_block_size() <= BS_REASM_BLOCK_DATA + 16);
@@ -657,6 +709,7 @@ int main(void)
 	test_small_segments();
 	test_out_of_window();
 	test_random();
+	test_allocator();
 	test_misc();
 	if (failures) {
 		fprintf(stderr, "test_reasm: %d failures\n", failures);
