@@ -165,8 +165,16 @@ void bs_received_parse(struct bs_received_hop *h, const char *v, size_t n)
 			end = i - 1;
 			break;
 		}
-	size_t fromw = find_word(v, 0, end, "from");
-	size_t byw = find_word(v, fromw < end ? fromw : 0, end, "by");
+	/* a leading comment is not a clause: "(qmail 1234 invoked from network)" */
+	size_t start = 0;
+	while (start < end && is_sp(v[start]))
+		start++;
+	if (start < end && v[start] == '(') {
+		const char *close = memchr(v + start, ')', end - start);
+		start = close ? (size_t)(close - v) + 1 : end;
+	}
+	size_t fromw = find_word(v, start, end, "from");
+	size_t byw = find_word(v, fromw < end ? fromw : start, end, "by");
 	if (byw < end) {
 		size_t s = byw + 2;
 		while (s < end && is_sp(v[s]))

@@ -3,6 +3,7 @@
  * legacy inline originals of several MTAs, top-level facts, scope streams,
  * line endings, and chunking invariance (whole vs 1..N-byte chunks). */
 #include "test_msgparse_util.h"
+#include "dataplane/detect/orig_fields.h"
 
 static struct bs_msgparse *mp;
 
@@ -688,6 +689,49 @@ static void test_order(void)
 	CHECK(o.calls * 3 < o.lines);
 }
 
+/* Received parsing over the forms of the common MTAs */
+static void test_received(void)
+{
+	static const struct { const char *v, *from, *rdns, *ip, *by; } cases[] = {
+		{ "from out.example.org (out.example.org [192.0.2.10]) by mx1.example.net (Postfix) with ESMTPS id X; Mon, 30 Nov 2026",
+		  "out.example.org", "out.example.org", "192.0.2.10", "mx1.example.net" },
+		{ "from [198.51.100.7] (helo=laptop) by out.example.org with esmtpsa (Exim 4.96) id 1k; Mon",
+		  "", "", "198.51.100.7", "out.example.org" },
+		{ "from pc (pc.example.org [198.51.100.2]) by sm.example.com (8.15.2/8.15.2) with ESMTP id x",
+		  "pc", "pc.example.org", "198.51.100.2", "sm.example.com" },
+		{ "from unknown (HELO laptop.example) (203.0.113.5) by mail.example.com with SMTP; 30 Nov 2026",
+		  "unknown", "", "203.0.113.5", "mail.example.com" },
+		{ "from EX2.corp.example (10.0.0.2) by EX1.corp.example (10.0.0.1) with Microsoft SMTP Server id 15.1",
+		  "EX2.corp.example", "", "10.0.0.2", "EX1.corp.example" },
+		{ "from mail-wr1.google.com (mail-wr1.google.com. [IPv6:2a00:1450:4864:20::42c]) by mx.example.com",
+		  "mail-wr1.google.com", "mail-wr1.google.com.", "2a00:1450:4864:20::42c", "mx.example.com" },
+		{ "(qmail 1234 invoked from network); 30 Nov 2026 10:00:00 -0000", "", "", "", "" },
+		{ "by 10.0.0.1 with HTTP; Mon, 30 Nov 2026 10:00:00 -0800 (PST)", "", "", "", "10.0.0.1" },
+		{ "", "", "", "", "" },
+		{ "from", "", "", "", "" },
+		{ "from x by", "x", "", "", "" },
+		{ "from [999.1.2.3 by y", "", "", "", "y" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bs_received_hop h;
+		bs_received_parse(&h, cases[i].v, strlen(cases[i].v));
+		if (strcmp(h.from_host, cases[i].from) || strcmp(h.from_rdns, cases[i].rdns) ||
+		    strcmp(h.from_ip, cases[i].ip) || strcmp(h.by_host, cases[i].by)) {
+			fprintf(stderr, "received \"%s\": from=\"%s\" rdns=\"%s\" ip=\"%s\" by=\"%s\"\n", cases[i].v,
+				h.from_host, h.from_rdns, h.from_ip, h.by_host);
+			t_fail++;
+		}
+	}
+	/* a 3000-byte value: bounded copies */
+	char big[3000];
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "from ", 5);
+	memcpy(big + 1500, " by ", 4);
+	struct bs_received_hop h;
+	bs_received_parse(&h, big, sizeof(big));
+	CHECK(strlen(h.from_host) == BS_FACT_HOST_MAX - 1 && strlen(h.by_host) == BS_FACT_HOST_MAX - 1);
+}
+
 int main(void)
 {
 	mp = t_parser();
@@ -700,6 +744,7 @@ int main(void)
 	test_tolerance();
 	test_offsets();
 	test_order();
+	test_received();
 	free(mp);
 	if (t_fail) {
 		fprintf(stderr, "%d failure(s)\n", t_fail);
