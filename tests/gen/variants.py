@@ -64,7 +64,9 @@ class Gen:
             body[1:1] = [b".", b"..", b".hidden line", b"...three dots", b". space"]
         return Message(msgid, frm, to, subj, body, subject_enc=enc, fold_subject=fold)
 
-    def bounce(self, to_addr, lines=12):
+    def bounce(self, to_addr, lines=12, orig=None, orig_rcpt="nobody@example.com"):
+        """A Postfix-style DSN to `to_addr`; with `orig` (a Message) the
+        original's header block is returned as text/rfc822-headers."""
         self.nmsg += 1
         b = "=_b%08x" % self.rng.randrange(1 << 32)
         msgid = "<%s.%d.ndr@mx.example.net>" % (self.name, self.nmsg)
@@ -75,8 +77,13 @@ class Gen:
                 ("<%s>: host mx.example.com said: 550 5.1.1 User unknown" % to_addr).encode(), b"",
                 ("--%s" % b).encode(), b"Content-Type: message/delivery-status", b"",
                 b"Reporting-MTA: dns; mx.example.net", b"",
-                b"Final-Recipient: rfc822; nobody@example.com", b"Action: failed",
-                b"Status: 5.1.1", b"", ("--%s--" % b).encode()]
+                ("Final-Recipient: rfc822; %s" % orig_rcpt).encode(), b"Action: failed",
+                b"Status: 5.1.1", b""]
+        if orig is not None:
+            head = orig.raw[:orig.raw.index(b"\r\n\r\n")]
+            body += [("--%s" % b).encode(), b"Content-Type: text/rfc822-headers", b""]
+            body += head.split(b"\r\n") + [b""]
+        body += [("--%s--" % b).encode()]
         body += [("filler %d" % i).encode() for i in range(lines)]
         ct = 'multipart/report; report-type=delivery-status; boundary="%s"' % b
         m = Message(msgid, "Mail Delivery System <MAILER-DAEMON@mx.example.net>", to_addr,
@@ -421,13 +428,24 @@ def v_onebyte_interleaved(g, n=150):
 
 
 def v_sample(g):
-    """The bundled sample capture: an inbound null-sender bounce, an outbound
-    message, an inbound message with two transactions, a rejected recipient."""
+    """The bundled sample capture (README's first command): an outbound
+    message from a home user, the legitimate bounce that answers it (its
+    original's headers match what left), a backscatter bounce for mail the
+    home user never sent, and an inbound session with two transactions
+    (PIPELINING, a refused recipient, BDAT)."""
     out = []
-    txns = [Txn("", [("alice@home.example", 250)], g.bounce("alice@home.example", 4))]
-    out.append(_plain(g, g.plain_session("inbound", txns=txns)))
+    m_out = g.message(frm="Alice <alice@home.example>", to="Bob <bob@example.net>", lines=8)
     out.append(_plain(g, g.plain_session("outbound", txns=[
-        Txn("alice@home.example", [("bob@example.net", 250)], g.message(lines=8))])))
+        Txn("alice@home.example", [("bob@example.net", 250)], m_out)])))
+    ndr = g.bounce("alice@home.example", 4, orig=m_out, orig_rcpt="bob@example.net")
+    s = g.plain_session("inbound", txns=[Txn("", [("alice@home.example", 250)], ndr)])
+    s.truth[0]["verdict"] = {"class": "legit-bounce"}
+    out.append(_plain(g, s))
+    forged = g.message(frm="Carol <carol@home.example>", to="victim@example.com", lines=3)
+    ndr = g.bounce("carol@home.example", 4, orig=forged, orig_rcpt="victim@example.com")
+    s = g.plain_session("inbound", txns=[Txn("", [("carol@home.example", 250)], ndr)])
+    s.truth[0]["verdict"] = {"class": "backscatter"}
+    out.append(_plain(g, s))
     out.append(_plain(g, g.plain_session("inbound", pipelining=True, txns=[
         Txn("news@example.com", [("alice@home.example", 250), ("nobody@home.example", 550)],
             g.message(lines=6)),
