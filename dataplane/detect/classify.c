@@ -451,8 +451,12 @@ static bool finish(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_txn
 		.cls = cls,
 		.flood = ct->flood,
 		.protected_ndr = protected_ndr,
-		.legit_source = bs_rates_peek(c->good_src, t->client.addr, 16, now) > 0,
 	};
+	/* the legitimate-source memory only matters for a drop-source */
+	const struct bs_policy_rule *r = in.flood && c->policy.flood_set[cls] ? &c->policy.flood[cls]
+									 : &c->policy.cls[cls];
+	if (r->action == BS_ACT_DROP_SOURCE)
+		in.legit_source = bs_rates_peek(c->good_src, t->client.addr, 16, now) > 0;
 	if (in.flood && (cls == BS_CLASS_BACKSCATTER || cls == BS_CLASS_SUSPECT_BOUNCE))
 		add_reason(v, "rate-flood", NULL, 0);
 	bs_policy_decide(&c->policy, &in, v);
