@@ -1,5 +1,6 @@
 /* Private to the rules library: the parser's output before compilation,
- * shared by rules_parse.c, rules_compile.c and rules.c. */
+ * shared by the parser (rules_parse/list/file.c), rules_compile.c,
+ * rules_bundle.c and rules.c. */
 #ifndef BS_RULES_INTERNAL_H
 #define BS_RULES_INTERNAL_H
 #include <stdarg.h>
