@@ -9,9 +9,13 @@ enum bs_pkt_status {
 	BS_PKT_TCP = 0,       /* parsed TCP segment, fields valid */
 	BS_PKT_NOT_IP,        /* ARP, LLDP, ... */
 	BS_PKT_NOT_TCP,       /* UDP, ICMP, ... */
-	BS_PKT_FRAGMENT,      /* IPv4/IPv6 fragment: l3 fields valid, no l4 */
-	BS_PKT_TRUNCATED,     /* frame shorter than its headers claim */
-	BS_PKT_MALFORMED,     /* bad version, bad header length, ... */
+	BS_PKT_FRAGMENT,      /* IPv4/IPv6 fragment, first one included: l3 and
+				 frag fields valid, TCP never parsed from it */
+	BS_PKT_TRUNCATED,     /* frame shorter than its Ethernet/IP headers claim
+				 (capture snap length, cut frame) */
+	BS_PKT_MALFORMED,     /* datagram present but inconsistent: bad version,
+				 header lengths, TCP header or IPv6 extension
+				 chain past the datagram, chain too long */
 	BS_PKT_STATUS_MAX
 };
 
