@@ -76,11 +76,15 @@ def read_flows(pcap_path):
     """{(client ip, client port, server ip, server port): [segments of c2s],
     [segments of s2c]} from a pcap, via scapy. The server is the side on
     port 25/587 (or the SYN's destination)."""
-    from scapy.all import IP, IPv6, TCP, PcapReader
+    from scapy.all import IP, IPv6, TCP, IPv6ExtHdrFragment, PcapReader
     flows = {}
     with PcapReader(pcap_path) as rd:
         for p in rd:
             if TCP not in p:
+                continue
+            if IP in p and (p[IP].flags.MF or p[IP].frag):
+                continue                     # fragments: not reassembled here either
+            if IPv6ExtHdrFragment in p:
                 continue
             ip = p[IP] if IP in p else p[IPv6]
             t = p[TCP]

@@ -87,6 +87,62 @@ def tcp_frame(src, dst, seq, ack, flags, payload=b"", vlans=(), options=b"",
     return l2 + iph + tcp
 
 
+def _l2(vlans, ethertype, src_mac=b"\x02\0\0\0\0\x01", dst_mac=b"\x02\0\0\0\0\x02"):
+    l2 = dst_mac + src_mac
+    for i, vid in enumerate(vlans):
+        tpid = ETH_P_8021AD if (i == 0 and len(vlans) > 1) else ETH_P_8021Q
+        l2 += struct.pack("!HH", tpid, vid & 0x0FFF)
+    return l2 + struct.pack("!H", ethertype)
+
+
+def tcp_frames(src, dst, seq, ack, flags, payload=b"", vlans=(), options=b"", window=65535,
+               ip_id=0, ip_opts=b"", v6_ext=(), frag=0):
+    """Like tcp_frame, with IPv4 options (`ip_opts`, padded with EOL), IPv6
+    extension headers before the TCP header (`v6_ext`: 0 hop-by-hop, 60
+    destination options; each 8 bytes of PadN), and IP fragmentation into
+    pieces of `frag` bytes (a multiple of 8; IPv6 uses a Fragment header).
+    Returns a list of frames."""
+    whole = tcp_frame(src, dst, seq, ack, flags, payload, (), options, window, ip_id)
+    l3 = 20 if src.version == 4 else 40
+    l4 = whole[14 + l3:]
+    if src.version == 4:
+        if len(ip_opts) % 4:
+            ip_opts += b"\0" * (4 - len(ip_opts) % 4)
+        pieces = [l4[i:i + frag] for i in range(0, len(l4), frag)] if frag else [l4]
+        out = []
+        for k, piece in enumerate(pieces):
+            more = 0x2000 if k < len(pieces) - 1 else 0
+            off = (k * frag // 8) if frag else 0
+            fl = (0x4000 if not frag else 0) | more | off
+            iph = _IPV4.pack(0x40 | (5 + len(ip_opts) // 4), 0, 20 + len(ip_opts) + len(piece),
+                             ip_id & 0xFFFF, fl, 64, 6, 0, src.packed, dst.packed) + ip_opts
+            iph = iph[:10] + struct.pack("!H", checksum(iph)) + iph[12:]
+            out.append(_l2(vlans, ETH_P_IPV4) + iph + piece)
+        return out
+    chain = list(v6_ext)
+    def ext_bytes(types, last_next):
+        b = b""
+        for i, t in enumerate(types):
+            nxt = types[i + 1] if i + 1 < len(types) else last_next
+            b += struct.pack("!BB", nxt, 0) + b"\x01\x04\0\0\0\0"    # PadN, 8 bytes in all
+        return b
+    if not frag:
+        ext = ext_bytes(chain, 6)
+        first = chain[0] if chain else 6
+        iph = _IPV6.pack(6 << 28, len(ext) + len(l4), first, 64, src.packed, dst.packed)
+        return [_l2(vlans, ETH_P_IPV6) + iph + ext + l4]
+    ext = ext_bytes(chain, 44)
+    first = chain[0] if chain else 44
+    out = []
+    pieces = [l4[i:i + frag] for i in range(0, len(l4), frag)]
+    for k, piece in enumerate(pieces):
+        more = 1 if k < len(pieces) - 1 else 0
+        fh = struct.pack("!BBHI", 6, 0, ((k * frag // 8) << 3) | more, 0x10000 + ip_id)
+        iph = _IPV6.pack(6 << 28, len(ext) + 8 + len(piece), first, 64, src.packed, dst.packed)
+        out.append(_l2(vlans, ETH_P_IPV6) + iph + ext + fh + piece)
+    return out
+
+
 class PcapWriter:
     """Writes records to a pcap file; timestamps are nanoseconds."""
 

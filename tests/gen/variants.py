@@ -7,7 +7,7 @@ import random
 import time
 
 import tcpconv
-from pcapwriter import TCP_ACK, TCP_RST, Endpoint, PcapWriter, tcp_frame
+from pcapwriter import TCP_ACK, TCP_RST, Endpoint, PcapWriter, tcp_frame, tcp_frames
 from smtpgen import Message, SmtpSession, Txn
 
 HOME_NETS = ["192.0.2.0/24", "2001:db8:2::/48"]
@@ -105,6 +105,8 @@ class Built:
     def __init__(self, sess, segs, vlans=()):
         self.sess, self.segs, self.vlans = sess, segs, vlans
         self.truth = sess.truth
+        self.ip_opts, self.v6_ext = b"", ()   # IPv4 options / IPv6 extension headers
+        self.frag_ids = set()                 # id() of segments sent as IP fragments
         isn = sess.conv.isn
         # per direction: next in-order sequence number and buffered ranges,
         # to find when each timestamp mark is delivered (first copy wins)
@@ -384,6 +386,42 @@ def v_longfields(g):
     return out
 
 
+def v_ipopts(g):
+    """IPv4 options (NOPs and a Record Route) on every packet, IPv6
+    hop-by-hop and destination-options headers before TCP."""
+    out = []
+    for d in ("inbound", "outbound"):
+        b = _plain(g, g.plain_session(d))
+        b.ip_opts = b"\x01\x01\x01\x07\x07\x04\0\0\0\0"   # NOP x3, RR (7 bytes), EOL pad
+        out.append(b)
+    for d in ("inbound", "external"):
+        b = _plain(g, g.plain_session(d, v6=True))
+        b.v6_ext = (0, 60)
+        out.append(b)
+    return out
+
+
+def v_fragments(g):
+    """One body segment per session arrives as IP fragments (IPv4 and
+    IPv6). Backstop counts fragments and does not parse them as TCP, so the
+    bytes are a gap that the server's ACKs cover; a pipeline that
+    reassembles fragments shows no anomaly. Either is accepted; every other
+    field must be exact (the missing bytes count in the size)."""
+    out = []
+    for d, v6 in (("inbound", False), ("outbound", False), ("inbound", True)):
+        m = g.message(lines=40)
+        s = g.plain_session(d, v6=v6, body_seg=300,
+                            txns=[Txn("alice@example.org", [("bob@example.net", 250)], m)])
+        b = Built(s, s.conv.segments())
+        hdr_len = s.txns[0].msg.raw.index(b"\r\n\r\n") + 4
+        body = [x for x in b.segs if x.tag == "body"]
+        pick = next(x for x in body[1:-1] if (x.seq - body[0].seq) & 0xFFFFFFFF > hdr_len)
+        b.frag_ids.add(id(pick))
+        s.truth[0]["_anomalies_any"] = [[], ["gap"]]
+        out.append(b)
+    return out
+
+
 def _random_session(g, i):
     """A random in-order session for the interleaved capture."""
     rng = g.rng
@@ -461,7 +499,7 @@ VARIANTS = {
     "multi-txn": v_multi_txn, "rcpt-rejected": v_rcpt_rejected, "null-sender": v_null_sender,
     "dotstuff": v_dotstuff, "onebyte": v_onebyte, "interleaved": v_interleaved, "sample": v_sample,
     "onebyte-interleaved": v_onebyte_interleaved, "seqwrap": v_seqwrap, "auth-helo": v_auth_helo,
-    "close": v_close, "longfields": v_longfields,
+    "close": v_close, "longfields": v_longfields, "ipopts": v_ipopts, "fragments": v_fragments,
 }
 
 
@@ -477,7 +515,16 @@ def write_capture(path, built, rng, interleave=False, ts0=TS0_NS, gap_ns=50_000)
         def emit(b, s):
             nonlocal ts
             src, dst = (b.sess.client, b.sess.server) if s.dir == tcpconv.C2S else (b.sess.server, b.sess.client)
-            w.write(ts, tcp_frame(src, dst, s.seq, s.ack, s.flags, s.payload, b.vlans, s.options))
+            if b.ip_opts or b.v6_ext or b.frag_ids:
+                frag = 64 if id(s) in b.frag_ids else 0
+                for fr in tcp_frames(src, dst, s.seq, s.ack, s.flags, s.payload, b.vlans, s.options,
+                                     ip_id=w.packets, ip_opts=b.ip_opts, v6_ext=b.v6_ext, frag=frag):
+                    w.write(ts, fr)
+                if frag:
+                    ts += gap_ns
+                    return          # fragments are not parsed as TCP (docs/dataplane.md)
+            else:
+                w.write(ts, tcp_frame(src, dst, s.seq, s.ack, s.flags, s.payload, b.vlans, s.options))
             b.deliver(s, ts)
             ts += gap_ns
         if not interleave:
