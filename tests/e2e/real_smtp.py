@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Capture from real software: a real SMTP server (aiosmtpd, smtp_sink.py)
 and real clients (swaks; Python's smtplib for a session with two
-transactions) exchange mail over a veth pair between two network namespaces
+transactions; one session upgraded with STARTTLS) exchange mail over a veth pair between two network namespaces
 this test creates; tcpdump records it on the server's veth; the capture goes
 through `backstop --pcap` and every event must agree with what the server
 logged: client address and port, HELO, envelope sender, accepted and refused
 recipients (with the code), Message-ID, Subject, message size, direction
-inbound, no anomalies. Event count must equal the server's transaction count.
+inbound, no anomalies; the STARTTLS session is one TLS-only line (tls true,
+no envelope). Event count must equal the server's transaction count.
 
   real_smtp.py BACKSTOP WORKDIR
 Needs root (netns); exit 77 (skipped) otherwise. Namespaces, processes and
@@ -95,17 +96,48 @@ s.quit()
         raise RuntimeError("smtplib client failed, see smtplib.log: " + p.stdout.decode()[-500:])
 
 
+def smtplib_starttls(work):
+    """A session that upgrades with STARTTLS before MAIL FROM (Python's ssl):
+    the server sees the message, backstop only the TLS-only line."""
+    code = r'''
+import smtplib, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP(sys.argv[1], 25, local_hostname="tls.e2e.example", timeout=20)
+s.starttls(context=ctx)
+m = b"From: t@client.e2e.example\r\nTo: bob@mx.e2e.example\r\nSubject: secret\r\nMessage-ID: <tls-1@client.e2e.example>\r\n\r\nhidden\r\n"
+s.sendmail("t@client.e2e.example", ["bob@mx.e2e.example"], m)
+s.quit()
+'''
+    p = sh("ip", "netns", "exec", NS_C, "/usr/bin/python3", "-c", code, IP_S, check=False)
+    with open(os.path.join(work, "starttls.log"), "wb") as f:
+        f.write(p.stdout)
+    if p.returncode != 0:
+        raise RuntimeError("STARTTLS client failed, see starttls.log: " + p.stdout.decode()[-500:])
+
+
 def expected_events(log_path):
-    """Truth entries from the server's log, in the events' layout."""
+    """Truth entries from the server's log, in the events' layout. A
+    transaction the server received over TLS is invisible to backstop: the
+    session shows as one TLS-only line (docs/events.md)."""
     out, per_peer = [], {}
     for _, r in compare_events.load_jsonl(log_path, "server log entry"):
         peer = (r["client_ip"], r["client_port"])
         idx = per_peer.get(peer, 0)
         per_peer[peer] = idx + 1
+        if r.get("tls"):
+            out.append({"src_ip": r["client_ip"], "src_port": r["client_port"], "dest_ip": IP_S,
+                        "dest_port": 25, "proto": "TCP", "direction": "inbound",
+                        "smtp": {"helo": r["helo"], "mail_from": None, "rcpt_to": [], "rcpt_rejected": [],
+                                 "tls": True, "transaction": idx},
+                        "email": {"message_id": None, "subject": None, "size": None},
+                        "anomalies": []})
+            continue
         out.append({"src_ip": r["client_ip"], "src_port": r["client_port"], "dest_ip": IP_S,
                     "dest_port": 25, "proto": "TCP", "direction": "inbound",
                     "smtp": {"helo": r["helo"], "mail_from": r["mail_from"], "rcpt_to": r["rcpt_to"],
-                             "rcpt_rejected": r["rcpt_rejected"], "transaction": idx},
+                             "rcpt_rejected": r["rcpt_rejected"], "tls": False, "transaction": idx},
                     "email": {"message_id": r["message_id"], "subject": r["subject"], "size": r["size"]},
                     "anomalies": []})
     return out
@@ -136,9 +168,17 @@ def main():
             sh("ip", "-n", ns, "link", "set", dev, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         log, ready = os.path.join(work, "server.jsonl"), os.path.join(work, "ready")
+        cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+        with_tls = shutil.which("openssl") is not None     # scripts/install-deps.sh installs it
+        if with_tls:
+            sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+               "-days", "2", "-subj", "/CN=mx.e2e.example")
+        else:
+            print("note: openssl missing, the STARTTLS session is left out")
         srv_out = open(os.path.join(work, "server.out"), "wb")
         cl.procs.append(subprocess.Popen(["ip", "netns", "exec", NS_S, "/usr/bin/python3",
-                                          os.path.join(HERE, "smtp_sink.py"), IP_S, "25", log, ready],
+                                          os.path.join(HERE, "smtp_sink.py"), IP_S, "25", log, ready]
+                                         + ([cert, key] if with_tls else []),
                                          stdout=srv_out, stderr=subprocess.STDOUT))
         wait_for(lambda: os.path.exists(ready), "the SMTP server")
         pcap = os.path.join(work, "capture.pcap")
@@ -160,12 +200,14 @@ def main():
         swaks(work, 5, "utf8@client.e2e.example", "bob@mx.e2e.example",
               "=?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=", "<e2e-5.%d@client.e2e.example>" % PID)
         smtplib_two_txns(work)
+        if with_tls:
+            smtplib_starttls(work)
         time.sleep(1.0)                 # let the last FIN/ACKs reach tcpdump
         cl.run()                        # stop tcpdump (flushes) and the server
         cl.procs = []
         truth = expected_events(log)
-        if len(truth) != 7:
-            print("FAIL: the server logged %d transactions, expected 7" % len(truth))
+        if len(truth) != 7 + with_tls:
+            print("FAIL: the server logged %d transactions, expected %d" % (len(truth), 7 + with_tls))
             return 1
         events_path = os.path.join(work, "events.jsonl")
         rc, err = run_variant.run_backstop(backstop, pcap, [IP_S + "/32"], events_path)

@@ -5,11 +5,13 @@ offers PIPELINING, refuses recipients whose local part starts with "nouser"
 client address and port, HELO, envelope, accepted and refused recipients,
 and the Message-ID, Subject and size of the message it received.
 
-  smtp_sink.py HOST PORT LOGFILE READYFILE
-Runs until SIGTERM/SIGINT. READYFILE is created once it listens.
+  smtp_sink.py HOST PORT LOGFILE READYFILE [CERT KEY]
+With CERT and KEY it offers STARTTLS. Runs until SIGTERM/SIGINT. READYFILE
+is created once it listens.
 """
 import json
 import signal
+import ssl
 import sys
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
@@ -50,7 +52,7 @@ class Sink:
                "rcpt_to": list(envelope.rcpt_tos),
                "rcpt_rejected": self.refused.pop(id(envelope), []),
                "message_id": " ".join(first("Message-ID").split()), "subject": " ".join(subj.split()),
-               "size": len(data)}
+               "size": len(data), "tls": session.ssl is not None}
         with open(self.log, "a", encoding="utf-8") as f:
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         return "250 2.0.0 Ok: queued"
@@ -62,8 +64,12 @@ def main():
     # the signal reaches sigwait below
     sigs = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    tls = None
+    if len(sys.argv) > 6:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(sys.argv[5], sys.argv[6])
     ctl = Controller(Sink(log), hostname=host, port=port, server_hostname="mx.e2e.example",
-                     decode_data=False)
+                     decode_data=False, tls_context=tls, require_starttls=False)
     ctl.start()
     open(ready, "w").close()
     signal.sigwait(sigs)
