@@ -26,12 +26,12 @@ static inline void txn_init(struct bs_txn *t, int direction, const char *client_
 	t->server.ip_ver = 4;
 	t->server.port = 25;
 	snprintf(t->helo, sizeof t->helo, "mx.sender.example");
-	snprintf(t->mail_from, sizeof t->mail_from, "%s", mail_from);
+	snprintf(t->mail_from, sizeof t->mail_from, "%.255s", mail_from);
 	t->has_mail_from = 1;
 	t->null_sender = mail_from[0] == 0;
 	t->mail_code = 250;
 	if (rcpt) {
-		snprintf(t->rcpt[0].addr, sizeof t->rcpt[0].addr, "%s", rcpt);
+		snprintf(t->rcpt[0].addr, sizeof t->rcpt[0].addr, "%.255s", rcpt);
 		t->rcpt[0].code = 250;
 		t->n_rcpt = t->n_rcpt_total = 1;
 	}
