@@ -270,15 +270,15 @@ static void format(struct w *w, const struct bs_txn *t)
 
 	/* email */
 	puts_(w, ",\"email\":{");
-	key(w, "message_id"); put_str_or_null(w, t->message_id, t->message_id[0] != '\0');
+	key(w, "message_id"); put_str_or_null(w, t->message_id, t->message_id[0] != '\0' || (t->hdr_seen & BS_HDR_SEEN_MSGID));
 	puts_(w, ",");
-	key(w, "from"); put_str_or_null(w, t->from, t->from[0] != '\0');
+	key(w, "from"); put_str_or_null(w, t->from, t->from[0] != '\0' || (t->hdr_seen & BS_HDR_SEEN_FROM));
 	puts_(w, ",");
-	key(w, "to"); put_str_or_null(w, t->to, t->to[0] != '\0');
+	key(w, "to"); put_str_or_null(w, t->to, t->to[0] != '\0' || (t->hdr_seen & BS_HDR_SEEN_TO));
 	puts_(w, ",");
-	key(w, "subject"); put_str_or_null(w, t->subject, t->subject[0] != '\0');
+	key(w, "subject"); put_str_or_null(w, t->subject, t->subject[0] != '\0' || (t->hdr_seen & BS_HDR_SEEN_SUBJECT));
 	puts_(w, ",");
-	key(w, "content_type"); put_str_or_null(w, t->content_type, t->content_type[0] != '\0');
+	key(w, "content_type"); put_str_or_null(w, t->content_type, t->content_type[0] != '\0' || (t->hdr_seen & BS_HDR_SEEN_CTYPE));
 	puts_(w, ",");
 	key(w, "size");
 	if (t->data_started) put_u64(w, t->size); else puts_(w, "null");

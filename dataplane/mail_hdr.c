@@ -219,11 +219,6 @@ void bs_mail_hdr_gap(struct bs_mail_hdr *h)
 
 /* ---- keeping the fields the event shows ---- */
 
-enum {
-	SEEN_MSGID = 1 << 0, SEEN_FROM = 1 << 1, SEEN_TO = 1 << 2, SEEN_SUBJECT = 1 << 3,
-	SEEN_DATE = 1 << 4, SEEN_CTYPE = 1 << 5, SEEN_RPATH = 1 << 6, SEEN_AUTOSUB = 1 << 7,
-};
-
 static bool name_eq(const char *name, size_t n, const char *want)
 {
 	return strlen(want) == n && strncasecmp(name, want, n) == 0;
@@ -316,27 +311,27 @@ void bs_mail_hdr_store_field(void *txn, const char *name, size_t nl, const char 
 		return;
 	switch (name[0] | 0x20) {
 	case 'm':
-		if (name_eq(name, nl, "message-id") && first(t, SEEN_MSGID))
+		if (name_eq(name, nl, "message-id") && first(t, BS_HDR_SEEN_MSGID))
 			keep_raw(t, t->message_id, sizeof t->message_id, v, vn, cut);
 		break;
 	case 'f':
-		if (name_eq(name, nl, "from") && first(t, SEEN_FROM))
+		if (name_eq(name, nl, "from") && first(t, BS_HDR_SEEN_FROM))
 			keep_decoded(t, t->from, sizeof t->from, v, vn, cut);
 		break;
 	case 't':
-		if (name_eq(name, nl, "to") && first(t, SEEN_TO))
+		if (name_eq(name, nl, "to") && first(t, BS_HDR_SEEN_TO))
 			keep_decoded(t, t->to, sizeof t->to, v, vn, cut);
 		break;
 	case 's':
-		if (name_eq(name, nl, "subject") && first(t, SEEN_SUBJECT))
+		if (name_eq(name, nl, "subject") && first(t, BS_HDR_SEEN_SUBJECT))
 			keep_decoded(t, t->subject, sizeof t->subject, v, vn, cut);
 		break;
 	case 'd':
-		if (name_eq(name, nl, "date") && first(t, SEEN_DATE))
+		if (name_eq(name, nl, "date") && first(t, BS_HDR_SEEN_DATE))
 			keep_raw(t, t->date, sizeof t->date, v, vn, cut);
 		break;
 	case 'c':
-		if (name_eq(name, nl, "content-type") && first(t, SEEN_CTYPE)) {
+		if (name_eq(name, nl, "content-type") && first(t, BS_HDR_SEEN_CTYPE)) {
 			keep_raw(t, t->content_type, sizeof t->content_type, v, vn, cut);
 			if (bs_mail_param(v, vn, "boundary", t->boundary, sizeof t->boundary) + 1 >=
 			    sizeof t->boundary)
@@ -349,7 +344,7 @@ void bs_mail_hdr_store_field(void *txn, const char *name, size_t nl, const char 
 				keep_raw(t, t->received_first, sizeof t->received_first, v, vn, cut);
 			if (t->n_received < UINT16_MAX)
 				t->n_received++;
-		} else if (name_eq(name, nl, "return-path") && first(t, SEEN_RPATH)) {
+		} else if (name_eq(name, nl, "return-path") && first(t, BS_HDR_SEEN_RPATH)) {
 			if (vn >= 2 && v[0] == '<') {
 				const char *gt = memchr(v, '>', vn);
 				v++;
@@ -359,7 +354,7 @@ void bs_mail_hdr_store_field(void *txn, const char *name, size_t nl, const char 
 		}
 		break;
 	case 'a':
-		if (name_eq(name, nl, "auto-submitted") && first(t, SEEN_AUTOSUB))
+		if (name_eq(name, nl, "auto-submitted") && first(t, BS_HDR_SEEN_AUTOSUB))
 			keep_raw(t, t->auto_submitted, sizeof t->auto_submitted, v, vn, cut);
 		break;
 	}

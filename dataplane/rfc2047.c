@@ -1,4 +1,6 @@
 /* RFC 2047 decoding; see rfc2047.h for what is converted and what is kept. */
+#include <errno.h>
+#include <iconv.h>
 #include <string.h>
 #include <strings.h>
 #include "rfc2047.h"
@@ -200,6 +202,109 @@ static bool ew_parse(const char *in, size_t n, struct ew *w)
 	return true;
 }
 
+/* ---- other charsets through glibc's iconv ----
+ * Converters are opened once per thread and charset (iconv_open loads a
+ * gconv module and allocates: never per packet) and kept in a small
+ * per-thread table; bs_rfc2047_thread_init() opens the common ones up
+ * front so a worker pays nothing on its fast path. */
+#define CONV_MAX 32        /* converters kept per thread */
+#define CONV_FAIL_MAX 16   /* recent unknown names remembered (ring) */
+#define CONV_TRIES_MAX 256 /* unknown names tried per thread, ever */
+struct conv {
+	char name[24];   /* charset as written, lower case */
+	iconv_t cd;
+};
+static __thread struct conv conv_tab[CONV_MAX];
+static __thread unsigned conv_n;
+/* Names iconv did not know: kept apart so that made-up charsets cannot
+ * crowd real ones out of conv_tab, and tried a bounded number of times. */
+static __thread char conv_fail[CONV_FAIL_MAX][24];
+static __thread unsigned conv_fail_next, conv_tries;
+
+/* MIME names glibc spells differently */
+static const char *iconv_name(const char *cs)
+{
+	static const struct { const char *mime, *glibc; } alias[] = {
+		{ "ks_c_5601-1987", "CP949" }, { "ks_c_5601", "CP949" }, { "x-sjis", "SHIFT_JIS" },
+		{ "shift-jis", "SHIFT_JIS" }, { "x-gbk", "GBK" }, { "gb_2312-80", "GB2312" },
+		{ "x-euc-jp", "EUC-JP" }, { "x-mac-roman", "MACINTOSH" }, { "unicode-1-1-utf-7", "UTF-7" },
+	};
+	for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+		if (strcmp(cs, alias[i].mime) == 0)
+			return alias[i].glibc;
+	return cs;
+}
+
+static iconv_t conv_get(const char *cs, size_t n, bool open_new)
+{
+	char name[24];
+	if (n == 0 || n >= sizeof name)
+		return (iconv_t)-1;
+	for (size_t i = 0; i < n; i++) {
+		char c = cs[i];
+		name[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	name[n] = '\0';
+	for (unsigned i = 0; i < conv_n; i++)
+		if (strcmp(conv_tab[i].name, name) == 0)
+			return conv_tab[i].cd;
+	for (unsigned i = 0; i < CONV_FAIL_MAX; i++)
+		if (strcmp(conv_fail[i], name) == 0)
+			return (iconv_t)-1;
+	if (!open_new || conv_n >= CONV_MAX || conv_tries >= CONV_TRIES_MAX)
+		return (iconv_t)-1;
+	iconv_t cd = iconv_open("UTF-8", iconv_name(name));
+	if (cd == (iconv_t)-1) {
+		conv_tries++;
+		memcpy(conv_fail[conv_fail_next], name, n + 1);
+		conv_fail_next = (conv_fail_next + 1) % CONV_FAIL_MAX;
+		return cd;
+	}
+	memcpy(conv_tab[conv_n].name, name, n + 1);
+	conv_tab[conv_n].cd = cd;
+	conv_n++;
+	return cd;
+}
+
+void bs_rfc2047_thread_init(void)
+{
+	static const char *const common[] = {
+		"iso-8859-2", "iso-8859-5", "iso-8859-7", "iso-8859-9", "iso-8859-13", "windows-1250",
+		"windows-1251", "windows-1257", "koi8-r", "koi8-u", "big5", "gb2312", "gbk", "gb18030",
+		"iso-2022-jp", "shift_jis", "euc-jp", "euc-kr", "ks_c_5601-1987", "utf-7", "tis-620",
+	};
+	for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+		conv_get(common[i], strlen(common[i]), true);
+}
+
+void bs_rfc2047_thread_cleanup(void)
+{
+	for (unsigned i = 0; i < conv_n; i++)
+		iconv_close(conv_tab[i].cd);
+	conv_n = 0;
+}
+
+/* Convert raw[0..n) from the converter's charset to UTF-8 into o; false
+ * (nothing kept) when the bytes are not valid in that charset. */
+static bool conv_put(iconv_t cd, const uint8_t *raw, size_t n, struct out *o)
+{
+	char *in = (char *)raw, *outp = o->p + o->len;
+	size_t inleft = n, room = o->cap > o->len + 1 ? o->cap - o->len - 1 : 0, outleft = room;
+	iconv(cd, NULL, NULL, NULL, NULL); /* initial shift state */
+	size_t r = iconv(cd, &in, &inleft, &outp, &outleft);
+	if (r == (size_t)-1 && errno != E2BIG)
+		return false;
+	if (r != (size_t)-1) {
+		/* back to the initial state (ISO-2022-*: may write bytes) */
+		if (iconv(cd, NULL, NULL, &outp, &outleft) == (size_t)-1 && errno != E2BIG)
+			return false;
+	}
+	o->len += room - outleft;
+	if (inleft)
+		o->cut = true;
+	return true;
+}
+
 /* Decode the text of w into o; false (o unchanged in meaning, caller
  * rolls back) when the text is not valid for its encoding. */
 static bool ew_decode(const struct ew *w, enum cs cs, struct out *o)
@@ -242,6 +347,11 @@ static bool ew_decode(const struct ew *w, enum cs cs, struct out *o)
 	return true;
 }
 
+static inline bool is_lwsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 static void put_raw(struct out *o, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -259,9 +369,45 @@ size_t bs_rfc2047_decode(const char *in, size_t n, char *out, size_t cap, bool *
 			enum cs cs = charset_of(w.cs, w.cs_len);
 			size_t mark = o.len;
 			bool was_cut = o.cut;
-			bool ok = ew_decode(&w, cs, &o);
-			if (ok && cs == CS_OTHER && !bs_utf8_valid((const uint8_t *)o.p + mark, o.len - mark))
-				ok = false;
+			bool ok;
+			iconv_t cd = cs == CS_OTHER ? conv_get(w.cs, w.cs_len, true) : (iconv_t)-1;
+			if (cd != (iconv_t)-1) {
+				/* the bytes of this word and of the adjacent words in the
+				 * same charset (a multi-byte or escape-shifted character
+				 * may be cut between two words), then one conversion */
+				uint8_t raw[1024];
+				struct out r = { (char *)raw, sizeof raw, 0, false };
+				ok = ew_decode(&w, CS_OTHER, &r);
+				size_t end = i + w.total;
+				while (ok) {
+					size_t j = end;
+					struct ew nx;
+					while (j < n && is_lwsp(in[j]))
+						j++;
+					if (j == end || j >= n || !ew_parse(in + j, n - j, &nx) || nx.cs_len != w.cs_len ||
+					    strncasecmp(nx.cs, w.cs, w.cs_len) != 0)
+						break;
+					ok = ew_decode(&nx, CS_OTHER, &r);
+					end = j + nx.total;
+				}
+				ok = ok && !r.cut && conv_put(cd, raw, r.len, &o);
+				if (!ok) {
+					o.len = mark;
+					o.cut = was_cut;
+					put_raw(&o, in + i, end - i);
+				}
+				i = end;
+				after_ew = ok;
+				continue;
+			} else {
+				ok = ew_decode(&w, cs, &o);
+				/* no converter: decoded bytes are kept only if they are
+				 * UTF-8 already (and not a 7-bit escape-shifted charset) */
+				if (ok && cs == CS_OTHER &&
+				    (!bs_utf8_valid((const uint8_t *)o.p + mark, o.len - mark) ||
+				     memchr(o.p + mark, 0x1b, o.len - mark)))
+					ok = false;
+			}
 			if (!ok) {
 				o.len = mark;
 				o.cut = was_cut;

@@ -111,9 +111,17 @@ struct bs_txn {
 	char received_first[BS_HDR_MAX]; /* topmost Received: (unfolded) */
 	uint64_t size;             /* message bytes after dot-unstuffing */
 	uint32_t header_size;      /* bytes of the header block incl. blank line */
-	uint16_t hdr_seen;         /* header parser: fields already kept (first wins) */
+	uint16_t hdr_seen;         /* BS_HDR_SEEN_*: header fields present (first wins) */
 	/* verdict (detection hook) */
 	struct bs_verdict verdict;
+};
+
+/* bs_txn.hdr_seen: which header fields the message had (an empty value is
+ * still "present": the event then shows "" rather than null) */
+enum {
+	BS_HDR_SEEN_MSGID = 1 << 0, BS_HDR_SEEN_FROM = 1 << 1, BS_HDR_SEEN_TO = 1 << 2,
+	BS_HDR_SEEN_SUBJECT = 1 << 3, BS_HDR_SEEN_DATE = 1 << 4, BS_HDR_SEEN_CTYPE = 1 << 5,
+	BS_HDR_SEEN_RPATH = 1 << 6, BS_HDR_SEEN_AUTOSUB = 1 << 7,
 };
 
 /* Copy n bytes of src into the field dst (size cap) NUL-terminated; when it

@@ -283,6 +283,11 @@ static void test_known(void)
 		  "\"content_type\":null,\"size\":null},\"anomalies\":[],"
 		  "\"verdict\":{\"class\":\"unclassified\",\"action\":\"pass\",\"reasons\":[],\"offset\":null}}\n");
 	CHECK(json_line_ok(buf, n));
+
+	/* a header field that is present but empty is "", not null */
+	e.hdr_seen = BS_HDR_SEEN_SUBJECT | BS_HDR_SEEN_MSGID;
+	bs_event_json(&e, buf, sizeof buf);
+	CHECK(strstr(buf, "\"message_id\":\"\",\"from\":null,\"to\":null,\"subject\":\"\",") != NULL);
 }
 
 static void test_helpers(void)

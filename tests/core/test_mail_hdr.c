@@ -273,9 +273,33 @@ static void test_rfc2047(void)
 	DEC("=?iso-8859-15?q?=A4_=BD?=", "€ œ");
 	DEC("=?ISO-8859-1?Q?=A4?=", "¤");
 	DEC("=?windows-1252?Q?=93quoted=94_=80?=", "“quoted” €");
-	/* other charsets: valid UTF-8 kept, else the raw word */
+	/* other charsets through iconv */
+	DEC("=?koi8-r?B?7/Q=?=", "ОТ");
+	DEC("=?big5?B?p0G3x7PGpm6kRrbcPw==?=", "你準備好了嗎?");
+	DEC("=?ISO-2022-JP?B?GyRCRnxLXDhsJE43b0w+GyhC?=", "日本語の件名");
+	DEC("=?gb2312?B?xvuztb27zag=?=", "汽车交通");
+	DEC("=?WINDOWS-1257?B?TOJjaXM=?=", "Lācis");
+	DEC("[Automatyczna =?iso-8859-2?Q?odpowied=BC?=] test", "[Automatyczna odpowiedź] test");
+	DEC("=?shift_jis?B?g2qDg4Fbg5M=?=", "ニャーン");
+	DEC("=?ks_c_5601-1987?B?vsiz5w==?=", "안녕");
+	/* a character cut between two words of the same charset */
+	DEC("=?iso-2022-jp?B?GyRCJUslYyE=?=\r\n =?iso-2022-jp?B?PCVzGyhC?=", "ニャーン");
+	DEC("=?euc-kr?B?vsiz?= =?EUC-KR?B?58fPvLy/5A==?= ok", "안녕하세요 ok");
+	/* bytes invalid in their charset: the raw word */
+	DEC("=?euc-kr?Q?=FF=FF?=", "=?euc-kr?Q?=FF=FF?=");
+	/* charsets nobody knows: valid UTF-8 kept, else the raw word */
 	DEC("=?x-unknown?B?w6k=?=", "é");
-	DEC("=?koi8-r?B?7/Q=?=", "=?koi8-r?B?7/Q=?=");
+	DEC("=?x-nonexistent?B?7/Q=?=", "=?x-nonexistent?B?7/Q=?=");
+	DEC("=?x-esc?Q?=1B$B?=", "=?x-esc?Q?=1B$B?=");
+	/* more distinct charsets than the converter table holds */
+	for (int i = 0; i < 40; i++) {
+		char w[64];
+		snprintf(w, sizeof w, "=?x-cs%d?Q?ok?=", i);
+		DEC(w, "ok");
+	}
+	bs_rfc2047_thread_cleanup();
+	bs_rfc2047_thread_init();
+	DEC("=?koi8-r?B?7/Q=?=", "ОТ");
 	/* malformed words stay as they were */
 	DEC("=?utf-8?X?abc?=", "=?utf-8?X?abc?=");
 	DEC("=?utf-8?B?!!!?=", "=?utf-8?B?!!!?=");
