@@ -118,7 +118,7 @@ class Tcpdump:
         self.name = "tcpdump-" + role
 
     def start(self):
-        p = self.topo.spawn(self.name, self.role, ["tcpdump", "-i", self.dev, "-s", "0", "-U", "-n",
+        p = self.topo.spawn(self.name, self.role, ["tcpdump", "-i", self.dev, "-s", "0", "-U", "--immediate-mode", "-n",
                                                    "-w", self.path, "tcp port 25"])
         log = os.path.join(self.topo.workdir, self.name + ".log")
         wait_for(lambda: b"listening on" in open(log, "rb").read() or p.poll() is not None, "tcpdump", 15)

@@ -129,6 +129,10 @@ class Postfix:
                           "the NDR of %s" % queue_id, timeout)
         return m.group(1)
 
+    def ndr_message_id(self, ndr_qid):
+        m = self.wait_log(r"cleanup\[\d+\]: %s: message-id=(<[^>]+>)" % ndr_qid, "the NDR's message-id")
+        return m.group(1)
+
     def size_of(self, queue_id):
         m = re.search(r"qmgr\[\d+\]: %s: from=<[^>]*>, size=(\d+)" % queue_id, self.log())
         return int(m.group(1)) if m else None

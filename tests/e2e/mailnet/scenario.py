@@ -9,6 +9,7 @@ import signal
 import sys
 
 import edge
+import exim_inst
 import postfix_inst
 import topo as topo_mod
 from topo import Topology, wait_for
@@ -57,8 +58,9 @@ def fresh_workdir(path):
 class MailNet:
     """ours (Postfix A, home.example) -- router (backstop) -- remote (Postfix B)."""
 
-    def __init__(self, workdir, backstop_exe, delay_ms=0.0, enforcer_ctl=None):
+    def __init__(self, workdir, backstop_exe, delay_ms=0.0, enforcer_ctl=None, exim_exe=None):
         self.workdir = workdir
+        self.exim_exe = exim_exe          # the remote runs Exim instead of Postfix
         self.topo = Topology(workdir, delay_ms)
         self.backstop_exe, self.enforcer_ctl = backstop_exe, enforcer_ctl
         self.ours = self.remote = self.edge = self.xdp = None
@@ -81,10 +83,14 @@ class MailNet:
         self.rtt_idle = t.rtt_ms() if self.topo.delay_ms > 0 else None
         self.ours = postfix_inst.Postfix(t, "ours", "home", os.path.join(self.workdir, "postfix-ours"), HOME,
                                          "mail." + HOME, t.ip["ours"], t.home_net, REMOTE, t.ip["remote"])
-        # the remote relays nothing: only its own address counts as local
-        self.remote = postfix_inst.Postfix(t, "remote", "remote", os.path.join(self.workdir, "postfix-remote"),
-                                           REMOTE, "mx." + REMOTE, t.ip["remote"], t.ip["remote"] + "/32",
-                                           HOME, t.ip["ours"])
+        if self.exim_exe:
+            self.remote = exim_inst.Exim(t, "remote", self.exim_exe, os.path.join(self.workdir, "exim-remote"),
+                                         REMOTE, "mx." + REMOTE, t.ip["remote"], HOME, t.ip["ours"])
+        else:
+            # the remote relays nothing: only its own address counts as local
+            self.remote = postfix_inst.Postfix(t, "remote", "remote", os.path.join(self.workdir, "postfix-remote"),
+                                               REMOTE, "mx." + REMOTE, t.ip["remote"], t.ip["remote"] + "/32",
+                                               HOME, t.ip["ours"])
         self.ours.start()
         self.remote.start()
         if self.enforcer_ctl:
@@ -138,8 +144,7 @@ class MailNet:
         return self.remote.bounce_of(qid, 60)
 
     def ndr_message_id(self, ndr_qid):
-        m = self.remote.wait_log(r"cleanup\[\d+\]: %s: message-id=(<[^>]+>)" % ndr_qid, "NDR message-id")
-        return m.group(1)
+        return self.remote.ndr_message_id(ndr_qid)
 
     def delivered_to(self, address):
         """Our server's log lines that delivered mail to ADDRESS."""

@@ -17,8 +17,16 @@ bounces it afterwards. backstop runs live on the router between them
 Also: the warm-up message (ordinary inbound mail) and the outbound original
 are clean, and each NDR event is the one the remote's log says it sent.
 
-  test_classify.py BACKSTOP WORKDIR [DELAY_MS]
-Exit 0 pass, 1 fail, 77 skipped (not root, Postfix/swaks missing).
+With --exim CACHE_DIR the remote is Exim instead of Postfix (Debian's
+exim4-daemon-light, fetched into CACHE_DIR with apt-get download and
+unpacked, see exim_inst.py): other bounce format (X-Failed-Recipients,
+Exim's DSN), sent with BDAT, and Exim delivers the bounce before it answers
+the original's DATA, so the NDR can cross the edge before the outbound
+transaction has finished.
+
+  test_classify.py BACKSTOP WORKDIR [DELAY_MS] [--exim CACHE_DIR]
+Exit 0 pass, 1 fail, 77 skipped (not root, Postfix/swaks/tcpdump missing,
+Exim cannot be fetched).
 """
 import os
 import signal
@@ -26,6 +34,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import edge  # noqa: E402
+import exim_inst  # noqa: E402
 import scenario  # noqa: E402
 from scenario import HOME, REMOTE  # noqa: E402
 
@@ -36,12 +46,25 @@ def event_by_mid(events, mid):
 
 
 def main(argv):
+    exim_cache = None
+    if len(argv) >= 3 and argv[-2] == "--exim":
+        exim_cache = os.path.abspath(argv[-1])
+        argv = argv[:-2]
     if len(argv) not in (3, 4):
-        print("usage: test_classify.py BACKSTOP WORKDIR [DELAY_MS]", file=sys.stderr)
+        print("usage: test_classify.py BACKSTOP WORKDIR [DELAY_MS] [--exim CACHE_DIR]", file=sys.stderr)
         return 2
     backstop, work = os.path.abspath(argv[1]), os.path.abspath(argv[2])
     delay = float(argv[3]) if len(argv) == 4 else 0.0
-    why = scenario.skip_reason(backstop, ("swaks",))
+    why = scenario.skip_reason(backstop, ("swaks", "tcpdump"))
+    exim = None
+    if not why and exim_cache:
+        try:
+            exim = exim_inst.fetch(exim_cache)
+            libs = exim_inst.missing_libraries(exim)
+            if libs:
+                why = "the unpacked Exim needs %s (scripts/install-deps.sh installs it)" % ", ".join(libs)
+        except exim_inst.Unavailable as e:
+            why = "Exim unavailable: %s" % e
     if why:
         print("SKIP: " + why)
         return scenario.SKIP
@@ -50,10 +73,14 @@ def main(argv):
     pid = os.getpid()
     legit_mid = "<legit-%d@%s>" % (pid, HOME)
     forged_mid = "<forged-%d@bulk-sender.invalid>" % pid
-    with scenario.MailNet(work, backstop, delay_ms=delay) as net:
+    with scenario.MailNet(work, backstop, delay_ms=delay, exim_exe=exim) as net:
         net.start()
         print("topology up, backstop capturing on %s (router), home net %s"
               % (net.topo.dev["r_ours"], net.topo.home_net), flush=True)
+
+        # the edge's view, kept in WORKDIR for diagnosis
+        cap = edge.Tcpdump(net.topo, "router", net.topo.dev["r_ours"], os.path.join(work, "edge.pcap"))
+        cap.start()
 
         # A: a real outbound message and its real bounce
         legit_ndr = net.send_outbound("alice", "no-such-user-%d" % pid, legit_mid, "quarterly figures")
@@ -68,6 +95,7 @@ def main(argv):
         net.ours.wait_log(r"to=<victim@%s>, relay=virtual" % HOME, "the backscatter NDR at our server", 60)
         net.edge.wait_event(lambda e: e["email"]["message_id"] == forged_ndr_mid, "the backscatter NDR", 20)
 
+        cap.stop()
         rc = net.edge.stop()
         check(rc == 0, "backstop stops on SIGINT with exit 0 (got %s)" % rc)
         events = net.edge.events()
