@@ -9,7 +9,7 @@ PKGS="
  dpdk-dev libdpdk-dev libhyperscan-dev libpcap-dev
  libbpf-dev libxdp-dev bpftool clang llvm linux-libc-dev
  python3 python3-scapy tcpdump iproute2 jq
- postfix swaks python3-aiosmtpd
+ postfix swaks python3-aiosmtpd libidn12 openssl
 "
 if [ "${BACKSTOP_SKIP_APT:-}" != 1 ]; then
   missing=""
