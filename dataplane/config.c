@@ -16,6 +16,8 @@ void bs_config_defaults(struct bs_config *c)
 	c->flows_per_worker = 262144;
 	c->sessions_per_worker = 8192;
 	c->txn_per_worker = 4096;
+	c->detect_slots = 1024;        /* x ~33 KiB of parser state and facts */
+	c->ledger_save_s = 300;
 	c->reasm_blocks = 32768;       /* x block size (2 KiB) = 64 MiB per worker */
 	c->reasm_dir_cap = 256 * 1024;
 	c->timeout_new_s = 30;
@@ -44,6 +46,9 @@ void bs_config_usage(FILE *f)
 		"  --ledger FILE            save/reload the outbound ledger here\n"
 		"  --ledger-window SECONDS  how long an outbound message vouches for its bounces (default 7 days)\n"
 		"  --no-ledger              disable the outbound ledger\n"
+		"  --ledger-warmup SECONDS  a young ledger's misses are not evidence (suspect-bounce, pass)\n"
+		"  --ledger-save-interval S save the ledger this often while running (default 300)\n"
+		"  --detect-slots N         transactions under detection at once per worker (default 1024)\n"
 		"  --no-detect              pipeline only (no rules, no classifier)\n"
 		"  --enforce                push verdicts into the XDP enforcer maps\n"
 		"  --bpf-pin DIR            where the enforcer maps are pinned (default /sys/fs/bpf/backstop)\n"
@@ -100,7 +105,7 @@ static int push_list(const char *opt, const char **list, int *n, const char *v, 
 enum { O_PCAP = 256, O_HOME_NET, O_HOME_DOMAIN, O_HOME_RELAY, O_BATV, O_EVENTS, O_SUMMARY, O_PORTS,
        O_TLS_PORTS, O_RULES, O_POLICY, O_LEDGER, O_LEDGER_WIN, O_NO_LEDGER, O_NO_DETECT, O_ENFORCE,
        O_PIN, O_FLOWS, O_SESSIONS, O_RBLOCKS, O_RDIRCAP, O_TO_NEW, O_TO_EST, O_TO_CLOSED, O_QUIET,
-       O_VERSION, O_HELP, O_BENCH };
+       O_VERSION, O_HELP, O_BENCH, O_WARMUP, O_LSAVE, O_DSLOTS };
 
 static const struct option opts[] = {
 	{"pcap", required_argument, 0, O_PCAP},
@@ -117,6 +122,9 @@ static const struct option opts[] = {
 	{"ledger", required_argument, 0, O_LEDGER},
 	{"ledger-window", required_argument, 0, O_LEDGER_WIN},
 	{"no-ledger", no_argument, 0, O_NO_LEDGER},
+	{"ledger-warmup", required_argument, 0, O_WARMUP},
+	{"ledger-save-interval", required_argument, 0, O_LSAVE},
+	{"detect-slots", required_argument, 0, O_DSLOTS},
 	{"no-detect", no_argument, 0, O_NO_DETECT},
 	{"enforce", no_argument, 0, O_ENFORCE},
 	{"bpf-pin", required_argument, 0, O_PIN},
@@ -169,6 +177,9 @@ int bs_config_parse(struct bs_config *c, int argc, char **argv, char *err, size_
 		case O_LEDGER: d->ledger_path = optarg; break;
 		case O_LEDGER_WIN: r = parse_u32("--ledger-window", optarg, 1, &d->ledger_window_s, err, errlen); break;
 		case O_NO_LEDGER: d->ledger_disabled = true; break;
+		case O_WARMUP: r = parse_u32("--ledger-warmup", optarg, 0, &d->ledger_warmup_s, err, errlen); break;
+		case O_LSAVE: r = parse_u32("--ledger-save-interval", optarg, 1, &c->ledger_save_s, err, errlen); break;
+		case O_DSLOTS: r = parse_u32("--detect-slots", optarg, 1, &c->detect_slots, err, errlen); break;
 		case O_NO_DETECT: c->no_detect = true; break;
 		case O_ENFORCE: c->enforce = true; break;
 		case O_PIN: c->bpf_pin = optarg; break;

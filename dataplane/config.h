@@ -17,6 +17,8 @@ struct bs_config {
 	uint32_t flows_per_worker;     /* flow table capacity */
 	uint32_t sessions_per_worker;  /* SMTP session states */
 	uint32_t txn_per_worker;       /* transaction records in flight */
+	uint32_t detect_slots;         /* transactions under detection at once, per worker */
+	uint32_t ledger_save_s;        /* save the ledger this often (live runs) */
 	uint32_t reasm_blocks;         /* out-of-order buffer blocks per worker */
 	uint32_t reasm_dir_cap;        /* out-of-order bytes per direction */
 	uint32_t timeout_new_s, timeout_est_s, timeout_closed_s;

@@ -3,6 +3,7 @@
  * symmetric RSS when it has several), the event writer and the enforcer
  * thread, and prints the run summary. */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <signal.h>
@@ -127,6 +128,27 @@ static void shadow_stamp(struct pcap_shadow *sh, struct rte_mbuf **pkts, unsigne
 			(uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
 		pkts[i]->ol_flags |= sh->dynflag;
 	}
+}
+
+/* Saves the outbound ledger now and then, off the packet path, so a crash
+ * or power loss costs at most one interval of memory. */
+struct ledger_saver {
+	struct bs_detect *det;
+	unsigned interval_s;
+	pthread_t thread;
+	volatile bool stop;
+};
+
+static void *ledger_saver_main(void *arg)
+{
+	struct ledger_saver *ls = arg;
+	char err[512];
+	for (unsigned t = 0; !ls->stop; t++) {
+		sleep(1);
+		if (t && t % ls->interval_s == 0 && bs_detect_save_ledger(ls->det, err, sizeof(err)) < 0)
+			fprintf(stderr, "backstop: ledger: %s\n", err);
+	}
+	return NULL;
 }
 
 struct eal_args {
@@ -426,6 +448,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	static struct ledger_saver saver;
+	bool saver_running = false;
+	if (det && cfg.det.ledger_path && !cfg.pcap) {
+		saver.det = det;
+		saver.interval_s = cfg.ledger_save_s;
+		saver_running = rte_ctrl_thread_create(&saver.thread, "bs-ledger", NULL, ledger_saver_main, &saver) == 0;
+	}
 	double t0 = now_s();
 	uint64_t c0 = rte_rdtsc();
 	if (!inline_mode) {
@@ -501,6 +530,10 @@ int main(int argc, char **argv)
 		atomic_store(&workers[i]->input_done, true);
 	bs_quit = true; /* RSS-mode workers stop on it too */
 	rte_eal_mp_wait_lcore();
+	if (saver_running) {
+		saver.stop = true;
+		pthread_join(saver.thread, NULL);
+	}
 	for (unsigned i = 0; i < nworkers; i++)
 		bs_worker_finish(workers[i]);
 	double secs = now_s() - t0;

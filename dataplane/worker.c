@@ -494,7 +494,7 @@ struct bs_worker *bs_worker_create(unsigned id, const struct bs_config *cfg, str
 	for (uint32_t i = 0; i < w->ntxn; i++)
 		rte_ring_mp_enqueue(w->txn_free, &w->txn_mem[i]);
 	if (det) {
-		w->det = bs_detect_worker_create(det, cfg->txn_per_worker, on_verdict, w);
+		w->det = bs_detect_worker_create(det, cfg->detect_slots, on_verdict, w);
 		if (!w->det) {
 			snprintf(err, errlen, "worker %u: cannot create detection state", id);
 			bs_worker_free(w);
