@@ -40,6 +40,16 @@ static inline void field_append(struct bs_mail_hdr *h, const uint8_t *p, size_t 
 	h->len += (uint32_t)n;
 }
 
+/* End of the physical line that starts at p: the first CR or LF before
+ * end, or end. Two SIMD memchr calls instead of a loop per byte. */
+static inline size_t line_end(const uint8_t *p, size_t n)
+{
+	const uint8_t *lf = memchr(p, '\n', n);
+	size_t k = lf ? (size_t)(lf - p) : n;
+	const uint8_t *cr = memchr(p, '\r', k);
+	return cr ? (size_t)(cr - p) : k;
+}
+
 static inline bool is_wsp(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -146,9 +156,7 @@ size_t bs_mail_hdr_feed(struct bs_mail_hdr *h, const uint8_t *p, size_t n,
 			goto body_starts;
 		}
 		case S_VALUE: {
-			size_t j = i;
-			while (j < n && p[j] != '\r' && p[j] != '\n')
-				j++;
+			size_t j = i + line_end(p + i, n - i);
 			field_append(h, p + i, j - i);
 			i = j;
 			if (i == n)
@@ -160,9 +168,7 @@ size_t bs_mail_hdr_feed(struct bs_mail_hdr *h, const uint8_t *p, size_t n,
 			continue;
 		}
 		case S_SKIP: {
-			size_t j = i;
-			while (j < n && p[j] != '\r' && p[j] != '\n')
-				j++;
+			size_t j = i + line_end(p + i, n - i);
 			i = j;
 			if (i == n)
 				break;
