@@ -91,8 +91,10 @@ def main(argv):
         return 2
     work = argv[1]
     # onebyte-interleaved (455k packets) is too slow for scapy; its parts
-    # are checked by "onebyte" and "interleaved"
-    names = argv[2:] or [n for n in variants.VARIANTS if n != "onebyte-interleaved"]
+    # are checked by "onebyte" and "interleaved". midstream-data starts
+    # inside a body that quotes SMTP commands: the oracle's simple reader
+    # cannot tell them from commands (that is the point of the variant).
+    names = argv[2:] or [n for n in variants.VARIANTS if n not in ("onebyte-interleaved", "midstream-data")]
     os.makedirs(work, exist_ok=True)
     failed = 0
     for name in names:

@@ -218,6 +218,39 @@ def v_midstream(g):
     return out
 
 
+def v_midstream_data(g):
+    """The capture starts inside a message body (DATA) whose text quotes an
+    SMTP dialogue (as bounces do: "MAIL FROM:<...>", "RCPT TO:<...>", "250
+    Ok"). Those lines are message data, not commands: no transaction may be
+    made of them. The session's next transaction is reported, as the first
+    one seen (index 0), with the midstream anomaly."""
+    out = []
+    for d in ("inbound", "outbound"):
+        body = [b"This is the transcript of the failed session:", b""]
+        body += [b"MAIL FROM:<forged@victim.example>", b"250 2.1.0 Ok",
+                 b"RCPT TO:<nobody@example.com>", b"550 5.1.1 User unknown",
+                 b"RCPT TO:<other@example.com>", b"250 2.1.5 Ok", b"DATA", b"354 go ahead", b""]
+        body += [("quoted line %d" % i).encode() for i in range(20)]
+        m0 = Message("<%s.first@gen.example.org>" % g.name, "postmaster@example.com", "a@example.org",
+                     "Delivery report", body)
+        txns = [Txn("", [("alice@example.org", 250)], m0),
+                Txn("carol@example.org", [("dave@example.net", 250)], g.message())]
+        s = g.plain_session(d, txns=txns, body_seg=60)
+        segs = s.conv.segments()
+        first_body = next(i for i, x in enumerate(segs) if x.tag == "body")
+        start = next(i for i in range(first_body, len(segs))
+                     if b"MAIL FROM:<forged" in b"".join(x.payload for x in segs[i:i + 2])
+                     and b"MAIL FROM:<forged" not in segs[i - 1].payload)
+        t = s.truth[1]
+        del s.truth[0]
+        t["smtp"]["transaction"] = 0
+        t["smtp"]["helo"] = None
+        t["anomalies"] = ["midstream"]
+        s.ts_marks = [(e, dd, off) for e, dd, off in s.ts_marks if e is t]
+        out.append(Built(s, segs[start:]))
+    return out
+
+
 def v_pipelining(g):
     out = []
     for i, d in enumerate(["inbound", "outbound", "inbound"]):
@@ -500,6 +533,7 @@ VARIANTS = {
     "dotstuff": v_dotstuff, "onebyte": v_onebyte, "interleaved": v_interleaved, "sample": v_sample,
     "onebyte-interleaved": v_onebyte_interleaved, "seqwrap": v_seqwrap, "auth-helo": v_auth_helo,
     "close": v_close, "longfields": v_longfields, "ipopts": v_ipopts, "fragments": v_fragments,
+    "midstream-data": v_midstream_data,
 }
 
 
