@@ -92,6 +92,8 @@ def read_flows(pcap_path):
             a, b = (ip.src, t.sport), (ip.dst, t.dport)
             if t.dport in (25, 587):
                 key, d = (a[0], a[1], b[0], b[1]), 0
+            elif t.sport not in (25, 587):
+                continue                     # not an SMTP port (465 is implicit TLS)
             else:
                 key, d = (b[0], b[1], a[0], a[1]), 1
             f = flows.setdefault(key, ([], []))

@@ -455,6 +455,58 @@ def v_fragments(g):
     return out
 
 
+class _Quiet:
+    """A TCP conversation that is not SMTP (or not readable): no truth."""
+
+    def __init__(self, client, server, conv):
+        self.client, self.server, self.conv = client, server, conv
+        self.truth, self.ts_marks = [], []
+
+
+def _raw_frames():
+    """ARP, a UDP DNS query, an ICMP echo and an IPv6 ICMP echo."""
+    import struct as st
+    from pcapwriter import _l2, checksum
+    arp = _l2((), 0x0806) + st.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, b"\x02" + b"\0" * 5,
+                                     bytes([192, 0, 2, 1]), b"\0" * 6, bytes([192, 0, 2, 25]))
+    dns = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x02mx\x07example\x03net\x00\x00\x0f\x00\x01"
+    udp = st.pack("!HHHH", 53000, 53, 8 + len(dns), 0) + dns
+    iph = st.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, bytes([192, 0, 2, 10]),
+                  bytes([198, 51, 100, 53]))
+    iph = iph[:10] + st.pack("!H", checksum(iph)) + iph[12:]
+    icmp = b"\x08\x00\x00\x00\x00\x01\x00\x01" + b"MAIL FROM:<ping@example.org>\r\n"
+    icmp = icmp[:2] + st.pack("!H", checksum(icmp)) + icmp[4:]
+    iph2 = st.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 2, 0, 64, 1, 0, bytes([192, 0, 2, 10]),
+                   bytes([198, 51, 100, 53]))
+    iph2 = iph2[:10] + st.pack("!H", checksum(iph2)) + iph2[12:]
+    return [arp, _l2((), 0x0800) + iph + udp, _l2((), 0x0800) + iph2 + icmp]
+
+
+def v_noise(g):
+    """SMTP sessions among traffic that must not make events: ARP, UDP DNS,
+    ICMP carrying SMTP words, an HTTP exchange on port 80 whose content is an
+    SMTP dialogue, and an implicit-TLS session on port 465 (counted, not
+    parsed)."""
+    rng = g.rng
+    out = [_plain(g, g.plain_session("inbound")), _plain(g, g.plain_session("outbound", port=587))]
+    cl, sv = g.endpoints("inbound", port=80)
+    conv = tcpconv.Conversation(rng)
+    conv.client(b"POST /relay HTTP/1.1\r\nHost: x\r\nContent-Length: 60\r\n\r\n"
+                b"EHLO a\r\nMAIL FROM:<http@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+    conv.server(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n220 fake\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+    out.append(Built(_Quiet(cl, sv, conv), conv.segments()))
+    cl, sv = g.endpoints("inbound", port=465)
+    conv = tcpconv.Conversation(rng)
+    for i in range(3):
+        conv.client(b"\x16\x03\x01" + bytes(rng.randrange(256) for _ in range(300)))
+        conv.server(b"\x16\x03\x03" + bytes(rng.randrange(256) for _ in range(700)))
+    out.append(Built(_Quiet(cl, sv, conv), conv.segments()))
+    noise = Built(_Quiet(cl, sv, tcpconv.Conversation(rng)), [])
+    noise.segs = _raw_frames()
+    out.insert(1, noise)
+    return out
+
+
 def _random_session(g, i):
     """A random in-order session for the interleaved capture."""
     rng = g.rng
@@ -533,7 +585,7 @@ VARIANTS = {
     "dotstuff": v_dotstuff, "onebyte": v_onebyte, "interleaved": v_interleaved, "sample": v_sample,
     "onebyte-interleaved": v_onebyte_interleaved, "seqwrap": v_seqwrap, "auth-helo": v_auth_helo,
     "close": v_close, "longfields": v_longfields, "ipopts": v_ipopts, "fragments": v_fragments,
-    "midstream-data": v_midstream_data,
+    "midstream-data": v_midstream_data, "noise": v_noise,
 }
 
 
@@ -548,6 +600,10 @@ def write_capture(path, built, rng, interleave=False, ts0=TS0_NS, gap_ns=50_000)
     with PcapWriter(path) as w:
         def emit(b, s):
             nonlocal ts
+            if isinstance(s, bytes):        # a ready frame (non-SMTP noise)
+                w.write(ts, s)
+                ts += gap_ns
+                return
             src, dst = (b.sess.client, b.sess.server) if s.dir == tcpconv.C2S else (b.sess.server, b.sess.client)
             if b.ip_opts or b.v6_ext or b.frag_ids:
                 frag = 64 if id(s) in b.frag_ids else 0
