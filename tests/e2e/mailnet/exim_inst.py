@@ -126,6 +126,10 @@ class Exim:
         m = self.wait_log(r"^\S+ \S+ (\S+) <= <> R=%s\b" % re.escape(queue_id), "the bounce of %s" % queue_id, timeout)
         return m.group(1)
 
+    def size_of(self, queue_id):
+        m = re.search(r"^\S+ \S+ %s <= .* S=(\d+)" % re.escape(queue_id), self.log(), re.M)
+        return int(m.group(1)) if m else None
+
     def ndr_message_id(self, ndr_qid):
         """Exim's bounces carry Message-Id: <E{id}@{primary_hostname}>."""
         m = re.search(r"^\S+ \S+ %s <= .* id=(\S+)" % re.escape(ndr_qid), self.log(), re.M)

@@ -94,20 +94,56 @@ def contiguous_stream(path, src, sport, dst, dport):
         nxt = (nxt + len(best)) & 0xFFFFFFFF
 
 
-def message_bytes_received(stream):
-    """Bytes of the message after the DATA command (dot-stuffed, as on the
-    wire) and whether the end-of-data marker arrived."""
-    start = data_start(stream)
-    if start is None:
-        return 0, False
-    body = stream[start:]
-    return len(body), b"\r\n.\r\n" in body
-
-
-def data_start(stream):
-    """Stream offset of the first message byte (after the DATA command)."""
+def message_spans(stream):
+    """Where the first message of STREAM (client to server) lies in it:
+    ([(stream offset, length)], complete). One span after DATA up to the
+    end-of-data marker (dot-stuffed, as on the wire), or one per BDAT chunk
+    (RFC 3030) up to the LAST one; complete when the end arrived."""
     i = stream.find(b"\r\nDATA\r\n")
-    return None if i < 0 else i + 8
+    j = stream.find(b"\r\nBDAT ")
+    if i >= 0 and (j < 0 or i < j):
+        begin = i + 8
+        end = stream.find(b"\r\n.\r\n", begin - 2)
+        if end < 0:
+            return [(begin, len(stream) - begin)], False
+        return [(begin, end + 2 - begin)], True
+    if j < 0:
+        return [], False
+    spans, pos = [], j + 2
+    while stream.startswith(b"BDAT ", pos):
+        eol = stream.find(b"\r\n", pos)
+        if eol < 0:
+            break
+        words = stream[pos + 5:eol].split()
+        try:
+            size = int(words[0])
+        except (IndexError, ValueError):
+            break
+        last = len(words) > 1 and words[1].upper() == b"LAST"
+        begin = eol + 2
+        got = max(0, min(size, len(stream) - begin))
+        spans.append((begin, got))
+        if got < size:
+            return spans, False
+        if last:
+            return spans, True
+        pos = begin + size
+    return spans, False
+
+
+def message_bytes_received(stream):
+    """Message bytes in STREAM (see message_spans) and whether all came."""
+    spans, complete = message_spans(stream)
+    return sum(n for _, n in spans), complete
+
+
+def stream_offset(stream, message_offset):
+    """Stream offset of byte MESSAGE_OFFSET of the first message, or None."""
+    for begin, n in message_spans(stream)[0]:
+        if message_offset < n:
+            return begin + message_offset
+        message_offset -= n
+    return None
 
 
 def cut_timing(edge_pcap, ours_pcap, flow, verdict_offset):
@@ -120,10 +156,10 @@ def cut_timing(edge_pcap, ours_pcap, flow, verdict_offset):
     edge_segs = segments(edge_pcap, *flow)
     isn = isn_of(edge_segs)
     stream = contiguous_stream(edge_pcap, *flow)
-    start = data_start(stream)
-    if isn is None or start is None:
+    where = stream_offset(stream, verdict_offset)
+    if isn is None or where is None:
         return None
-    target = (isn + 1 + start + verdict_offset) & 0xFFFFFFFF
+    target = (isn + 1 + where) & 0xFFFFFFFF
     passed = {(seq, len(p)) for _, seq, _, p in segments(ours_pcap, *flow) if p}
     t_verdict = None
     slipped = slipped_bytes = 0

@@ -29,14 +29,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import edge  # noqa: E402
+import exim_inst  # noqa: E402
 import scenario  # noqa: E402
 import tcpstream  # noqa: E402
 from scenario import HOME  # noqa: E402
 
 
 def main(argv):
+    exim_cache = None
+    if len(argv) >= 4 and argv[-2] == "--exim":
+        exim_cache = os.path.abspath(argv[-1])
+        argv = argv[:-2]
     if len(argv) not in (4, 5, 6):
-        print("usage: test_enforce.py BACKSTOP BACKSTOPCTL WORKDIR [DELAY_MS [SIZE]]", file=sys.stderr)
+        print("usage: test_enforce.py BACKSTOP BACKSTOPCTL WORKDIR [DELAY_MS [SIZE]] [--exim CACHE_DIR]",
+              file=sys.stderr)
         return 2
     backstop, ctl, work = (os.path.abspath(a) for a in argv[1:4])
     delay = float(argv[4]) if len(argv) > 4 else 15.0
@@ -44,6 +50,15 @@ def main(argv):
     why = scenario.skip_reason(backstop, ("swaks", "tcpdump", ctl))
     if not why and not os.path.ismount(edge.BPFFS):
         why = "bpffs not mounted on " + edge.BPFFS
+    exim = None
+    if not why and exim_cache:
+        try:
+            exim = exim_inst.fetch(exim_cache)
+            libs = exim_inst.missing_libraries(exim)
+            if libs:
+                why = "the unpacked Exim needs %s (scripts/install-deps.sh installs it)" % ", ".join(libs)
+        except exim_inst.Unavailable as e:
+            why = "Exim unavailable: %s" % e
     if why:
         print("SKIP: " + why)
         return scenario.SKIP
@@ -57,7 +72,7 @@ def main(argv):
     scenario.write_body(spam_body, size, "offer")
     legit_last = scenario.write_body(legit_body, size, "report").encode()
 
-    with scenario.MailNet(work, backstop, delay_ms=delay, enforcer_ctl=ctl) as net:
+    with scenario.MailNet(work, backstop, delay_ms=delay, enforcer_ctl=ctl, exim_exe=exim) as net:
         net.start()
         t = net.topo
         rtt = net.rtt_idle
@@ -135,11 +150,11 @@ def main(argv):
             ndr_size = net.remote.size_of(bs_ndr)
             stream = tcpstream.contiguous_stream(ours_cap.path, e["src_ip"], e["src_port"], e["dest_ip"], e["dest_port"])
             got, complete = tcpstream.message_bytes_received(stream)
-            check(not complete, "our server never got the end of DATA")
-            check(ndr_size and got < ndr_size, "cut before the end of DATA")
+            check(not complete, "our server never got the end of the message (DATA or BDAT LAST)")
+            check(ndr_size and got < ndr_size, "cut before the end of the message data")
             edge_seen = e["email"]["size"]
             print("FIGURES: backscatter NDR of %s bytes (remote's queue size); our server received %d bytes of "
-                  "its DATA (%.1f%%); the edge saw %s bytes; verdict at offset %s; round trip %.1f ms (%.1f ms under load)"
+                  "its message data (%.1f%%); the edge saw %s bytes; verdict at offset %s; round trip %.1f ms (%.1f ms under load)"
                   % (ndr_size, got, 100.0 * got / ndr_size if ndr_size else 0, edge_seen, v["offset"], rtt, rtt_busy),
                   flush=True)
             check(v["offset"] is not None and v["offset"] < got,
