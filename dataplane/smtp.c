@@ -814,6 +814,40 @@ static void cmd_bdat(struct bs_smtp_session *s, const char *a, size_t n)
 		bdat_chunk_done(s);
 }
 
+/* Picked up midstream, we may be inside a message body, where "Mail from
+ * the chairman" or "Data follows" are text: only a line with the full
+ * syntax of a command counts as one. */
+static bool sync_line(enum cmd c, const char *l, size_t n, size_t vlen)
+{
+	const char *a = l + vlen;
+	size_t an = n - vlen;
+	switch (c) {
+	case C_MAIL:
+		return keyword_colon(a, an, "FROM") && an > 0 && a[0] == ' ' && memchr(a, ':', an) &&
+		       (memchr(a, '<', an) != NULL);
+	case C_RCPT:
+		return keyword_colon(a, an, "TO") && an > 0 && a[0] == ' ' && memchr(a, '<', an) != NULL;
+	case C_DATA:
+	case C_RSET:
+	case C_QUIT:
+	case C_NOOP:
+	case C_STARTTLS:
+		return an == 0;
+	case C_EHLO:
+	case C_HELO: {
+		/* a domain or an address literal */
+		trim(&a, &an);
+		return an > 0 && !memchr(a, ' ', an) && (memchr(a, '.', an) || a[0] == '[');
+	}
+	case C_BDAT:
+		return an > 1 && a[0] == ' ' && a[1] >= '0' && a[1] <= '9';
+	case C_AUTH:
+		return an > 1 && a[0] == ' ';
+	default:
+		return false;
+	}
+}
+
 /* `partial`: the line's end was lost in a gap (bs_smtp_gap) */
 static void client_line(struct bs_smtp_session *s, const char *l, size_t n, bool cut, bool partial)
 {
@@ -834,7 +868,7 @@ static void client_line(struct bs_smtp_session *s, const char *l, size_t n, bool
 	bool plausible;
 	enum cmd c = verb_of(l, n, &vlen, &plausible);
 	if (s->midstream && !s->cl_synced) {
-		if (c == C_UNKNOWN) {
+		if (!sync_line(c, l, n, vlen)) {
 			s->st->midstream_skipped_lines++;
 			return;
 		}
