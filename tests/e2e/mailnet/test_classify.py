@@ -54,7 +54,11 @@ def main(argv):
         print("usage: test_classify.py BACKSTOP WORKDIR [DELAY_MS] [--exim CACHE_DIR]", file=sys.stderr)
         return 2
     backstop, work = os.path.abspath(argv[1]), os.path.abspath(argv[2])
-    delay = float(argv[3]) if len(argv) == 4 else 0.0
+    try:
+        delay = float(argv[3]) if len(argv) == 4 else 0.0
+    except ValueError:
+        print("test_classify.py: DELAY_MS must be a number of milliseconds, got %r" % argv[3], file=sys.stderr)
+        return 2
     why = scenario.skip_reason(backstop, ("swaks", "tcpdump"))
     exim = None
     if not why and exim_cache:

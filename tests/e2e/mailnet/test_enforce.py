@@ -45,8 +45,17 @@ def main(argv):
               file=sys.stderr)
         return 2
     backstop, ctl, work = (os.path.abspath(a) for a in argv[1:4])
-    delay = float(argv[4]) if len(argv) > 4 else 15.0
-    size = int(argv[5]) if len(argv) > 5 else 200 * 1024
+    try:
+        delay = float(argv[4]) if len(argv) > 4 else 15.0
+        size = int(argv[5]) if len(argv) > 5 else 200 * 1024
+    except ValueError:
+        print("test_enforce.py: DELAY_MS must be a number (ms) and SIZE a whole number of bytes: %s"
+              % " ".join(argv[4:]), file=sys.stderr)
+        return 2
+    if not (0 < delay <= 1000 and 20000 <= size <= 10 << 20):
+        print("test_enforce.py: DELAY_MS must be in (0, 1000] and SIZE in [20000, 10 MiB] "
+              "(a message of several round trips)", file=sys.stderr)
+        return 2
     why = scenario.skip_reason(backstop, ("swaks", "tcpdump", ctl))
     if not why and not os.path.ismount(edge.BPFFS):
         why = "bpffs not mounted on " + edge.BPFFS
