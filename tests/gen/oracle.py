@@ -193,7 +193,7 @@ def smtp_transactions(c2s, s2c, midstream=False):
         if line is None:
             break
         verb = line.split(b" ", 1)[0].upper()
-        arg = line[len(verb) + 1:].decode("latin-1")
+        arg = as_utf8(line[len(verb) + 1:].decode("utf-8", "surrogateescape"))
         if verb in (b"EHLO", b"HELO"):
             code, texts = rep.next()
             helo = arg.strip()
@@ -204,7 +204,10 @@ def smtp_transactions(c2s, s2c, midstream=False):
             rep.next()
             mark = pos - 1                               # the LF ending MAIL FROM
             m = re.match(r"FROM:\s*<([^>]*)>", arg, re.I)
-            cur = {"smtp": {"helo": helo if helo_seen else None, "mail_from": m.group(1) if m else "", "rcpt_to": [],
+            rp = m.group(1) if m else ""
+            if rp.startswith("@") and ":" in rp:         # source route: dropped
+                rp = rp.split(":", 1)[1]
+            cur = {"smtp": {"helo": helo if helo_seen else None, "mail_from": rp, "rcpt_to": [],
                             "rcpt_rejected": [], "tls": False, "bdat": False, "transaction": len(txns)},
                    "email": {"message_id": None, "from": None, "to": None, "subject": None,
                              "content_type": None, "size": None},

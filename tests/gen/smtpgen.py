@@ -72,9 +72,14 @@ class Txn:
     message travels. mode: "data", "bdat" (chunks = list of sizes, the last
     one sent with LAST) or "rset" (aborted after the recipients)."""
 
-    def __init__(self, mail_from, rcpts, msg=None, mode="data", chunks=None):
+    def __init__(self, mail_from, rcpts, msg=None, mode="data", chunks=None, mail_line=None,
+                 rcpt_lines=None, multiline_rejects=False):
         self.mail_from, self.rcpts, self.msg, self.mode = mail_from, rcpts, msg, mode
         self.chunks = chunks
+        # wire forms when the test wants other spellings than the canonical
+        # "MAIL FROM:<a>" / "RCPT TO:<a>" (the truth keeps the addresses)
+        self.mail_line, self.rcpt_lines = mail_line, rcpt_lines
+        self.multiline_rejects = multiline_rejects
 
 
 def direction(client_ip, server_ip, home_nets):
@@ -165,25 +170,42 @@ class SmtpSession:
             self._cmd("QUIT\r\n", tag="quit")
             self._reply("221 2.0.0 Bye\r\n")
 
-    def _rcpt_reply(self, addr, code):
+    def _rcpt_reply(self, addr, code, multiline=False):
         if code == 250:
             return "250 2.1.5 Ok\r\n"
+        if multiline:
+            return ("%d-5.1.1 <%s>: Recipient address rejected\r\n%d-5.1.1 The mailbox does not exist.\r\n"
+                    "%d 5.1.1 See https://example.net/smtp-errors\r\n" % (code, addr, code, code))
         return "%d 5.1.1 <%s>: Recipient address rejected: User unknown\r\n" % (code, addr)
 
     def _txn(self, idx, t):
         mail = "MAIL FROM:<%s>%s\r\n" % (t.mail_from, " SIZE=%d" % len(t.msg.raw) if t.msg else "")
         if t.mail_from == "" and t.msg:
             mail = "MAIL FROM:<> SIZE=%d BODY=8BITMIME\r\n" % len(t.msg.raw)
-        rcpt_cmds = ["RCPT TO:<%s>\r\n" % a for a, _ in t.rcpts]
-        rcpt_replies = [self._rcpt_reply(a, code) for a, code in t.rcpts]
+        if t.mail_line:
+            mail = t.mail_line
+        rcpt_cmds = t.rcpt_lines or ["RCPT TO:<%s>\r\n" % a for a, _ in t.rcpts]
+        rcpt_replies = [self._rcpt_reply(a, code, t.multiline_rejects) for a, code in t.rcpts]
         any_ok = any(code == 250 for _, code in t.rcpts)
-        mail_mark = self.conv.offset(0) + len(mail) - 1
+        mail_mark = self.conv.offset(0) + len(mail.encode()) - 1
+        bdat_sent = False
         if self.pipelining:
-            group = mail + "".join(rcpt_cmds)
+            group = (mail + "".join(rcpt_cmds)).encode()
             replies = "250 2.1.0 Ok\r\n" + "".join(rcpt_replies)
             if t.mode == "data":
-                group += "DATA\r\n"
+                group += b"DATA\r\n"
                 replies += "354 End data with <CR><LF>.<CR><LF>\r\n" if any_ok else "554 5.5.1 No valid recipients\r\n"
+            elif t.mode == "bdat":
+                # RFC 3030: BDAT chunks pipelined with the envelope; the
+                # replies come in one burst at the end
+                raw, off = t.msg.raw, 0
+                sizes = t.chunks or [len(raw)]
+                for i, n in enumerate(sizes):
+                    last = i == len(sizes) - 1
+                    group += ("BDAT %d%s\r\n" % (n, " LAST" if last else "")).encode() + raw[off:off + n]
+                    off += n
+                    replies += "250 2.0.0 %d octets received%s\r\n" % (n, ", queued" if last else "")
+                bdat_sent = True
             self._cmd(group, tag="mail")
             self._reply(replies)
         else:
@@ -198,7 +220,7 @@ class SmtpSession:
         if t.mode == "data" and any_ok:
             self.conv.client(dot_stuff(t.msg.raw), tag="body", seg=self.body_seg)
             self._reply("250 2.0.0 Ok: queued as %X\r\n" % (0x1000 + idx))
-        elif t.mode == "bdat":
+        elif t.mode == "bdat" and not bdat_sent:
             raw, off = t.msg.raw, 0
             sizes = t.chunks or [len(raw)]
             assert sum(sizes) == len(raw)

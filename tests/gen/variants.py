@@ -256,9 +256,34 @@ def v_pipelining(g):
     for i, d in enumerate(["inbound", "outbound", "inbound"]):
         rcpts = [("bob@example.net", 250), ("carol@example.net", 250)][: 1 + i % 2]
         txns = [Txn("alice@example.org", rcpts, g.message())]
-        if i == 2:  # two pipelined transactions in one session
-            txns.append(Txn("alice@example.org", [("dave@example.net", 250)], g.message()))
+        if i == 2:  # two pipelined transactions in one session, the second with BDAT
+            m = g.message(lines=20)
+            txns.append(Txn("alice@example.org", [("dave@example.net", 250)], m, mode="bdat",
+                            chunks=[200, len(m.raw) - 200]))
         out.append(_plain(g, g.plain_session(d, txns=txns, pipelining=True)))
+    return out
+
+
+def v_syntax(g):
+    """Spellings real clients and servers use: lowercase verbs, a space after
+    the colon, MAIL and RCPT parameters (SIZE, BODY, RET, ENVID, SMTPUTF8,
+    NOTIFY, ORCPT), a quoted local part, a source route (dropped from
+    mail_from), a UTF-8 address, and multi-line 550 replies."""
+    out = []
+    m = g.message()
+    t1 = Txn("Alice@Example.ORG", [("bob@example.net", 250), ('"john doe"@example.net', 250),
+                                   ("nouser@example.net", 550)], m,
+             mail_line="mail from: <Alice@Example.ORG> SIZE=%d BODY=8BITMIME RET=HDRS ENVID=QQ314159\r\n" % len(m.raw),
+             rcpt_lines=["rcpt to:<bob@example.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;bob@example.net\r\n",
+                         'RCPT TO:<"john doe"@example.net>\r\n',
+                         "Rcpt To: <nouser@example.net> NOTIFY=NEVER\r\n"],
+             multiline_rejects=True)
+    t2 = Txn("eve@example.org", [("carol@example.net", 250)], g.message(),
+             mail_line="MAIL FROM:<@relay.example.org:eve@example.org>\r\n")
+    t3 = Txn("jösé@exämple.org", [("dörte@example.net", 250)], g.message(),
+             mail_line="MAIL FROM:<jösé@exämple.org> SMTPUTF8\r\n",
+             rcpt_lines=["RCPT TO:<dörte@example.net>\r\n"])
+    out.append(_plain(g, g.plain_session("inbound", txns=[t1, t2, t3])))
     return out
 
 
@@ -585,7 +610,7 @@ VARIANTS = {
     "dotstuff": v_dotstuff, "onebyte": v_onebyte, "interleaved": v_interleaved, "sample": v_sample,
     "onebyte-interleaved": v_onebyte_interleaved, "seqwrap": v_seqwrap, "auth-helo": v_auth_helo,
     "close": v_close, "longfields": v_longfields, "ipopts": v_ipopts, "fragments": v_fragments,
-    "midstream-data": v_midstream_data, "noise": v_noise,
+    "midstream-data": v_midstream_data, "noise": v_noise, "syntax": v_syntax,
 }
 
 
