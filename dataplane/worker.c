@@ -8,6 +8,7 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_prefetch.h>
 #include "verdict_msg.h"
+#include "rfc2047.h"
 #include <sys/mman.h>
 
 /* Large per-worker arrays come from anonymous mappings, not the DPDK heap:
@@ -403,6 +404,8 @@ int bs_worker_loop(void *arg)
 	struct rte_mbuf *pkts[BS_BURST];
 	unsigned idle = 0;
 
+	/* charset converters for RFC 2047 opened here, not on the fast path */
+	bs_rfc2047_thread_init();
 	for (;;) {
 		unsigned n;
 		if (w->in)
