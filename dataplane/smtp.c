@@ -37,6 +37,8 @@ enum cmd {
 
 #define NOSLOT 0xFF
 #define EARLY_MAX 16  /* replies held until the commands they answer show up */
+#define TENT_BYTES 512 /* midstream: command lines held until the server answers */
+#define TENT_LINES 8
 #define SLOTS 8  /* transactions a client can pipeline before their replies come */
 #define NO_RCPT 0xFFFF
 
@@ -111,6 +113,16 @@ struct bs_smtp_session {
 	 * Left over at session end, they are unpaired. */
 	uint8_t early_head, early_n;
 	uint16_t early[EARLY_MAX];
+
+	/* Picked up midstream, a line with a command's syntax may still be
+	 * text inside a message (bounces quote whole SMTP dialogues). It is
+	 * held here and becomes a command only when the server answers it;
+	 * any other client line in between (a quoted "250 Ok", the "." that
+	 * ends the message) shows it was text. */
+	uint16_t tent_len;
+	uint8_t tent_n;
+	uint64_t tent_ts[TENT_LINES];
+	char tent[TENT_BYTES];
 
 	/* pending commands (ring) */
 	uint32_t q_head, q_len;
@@ -868,11 +880,19 @@ static void client_line(struct bs_smtp_session *s, const char *l, size_t n, bool
 	bool plausible;
 	enum cmd c = verb_of(l, n, &vlen, &plausible);
 	if (s->midstream && !s->cl_synced) {
-		if (!sync_line(c, l, n, vlen)) {
-			s->st->midstream_skipped_lines++;
+		if (!sync_line(c, l, n, vlen) || s->tent_n == TENT_LINES ||
+		    s->tent_len + n + 1 > TENT_BYTES) {
+			/* text: what was held was text too */
+			s->st->midstream_skipped_lines += 1u + s->tent_n;
+			s->tent_n = 0;
+			s->tent_len = 0;
 			return;
 		}
-		s->cl_synced = 1;
+		s->tent_ts[s->tent_n++] = s->now;
+		memcpy(s->tent + s->tent_len, l, n);
+		s->tent_len = (uint16_t)(s->tent_len + n);
+		s->tent[s->tent_len++] = '\n';
+		return;
 	}
 	s->st->commands++;
 	const char *a = l + vlen;
@@ -1080,6 +1100,25 @@ static void early_drain(struct bs_smtp_session *s)
 	}
 }
 
+/* The server answered: the held lines were commands. Replay them, each
+ * with the time it was seen. */
+static void tent_confirm(struct bs_smtp_session *s)
+{
+	uint64_t now = s->now;
+	const char *p = s->tent;
+	uint8_t k = s->tent_n;
+	s->cl_synced = 1;
+	s->tent_n = 0;
+	s->tent_len = 0;
+	for (uint8_t i = 0; i < k; i++) {
+		const char *e = memchr(p, '\n', TENT_BYTES - (size_t)(p - s->tent));
+		s->now = s->tent_ts[i];
+		client_line(s, p, (size_t)(e - p), false, false);
+		p = e + 1;
+	}
+	s->now = now;
+}
+
 static void server_line(struct bs_smtp_session *s, const char *l, size_t n, bool cut)
 {
 	if (n && l[n - 1] == '\r')
@@ -1117,6 +1156,8 @@ static void server_line(struct bs_smtp_session *s, const char *l, size_t n, bool
 	}
 	s->reply_cont = 0;
 	s->st->replies++;
+	if (s->midstream && !s->cl_synced && s->tent_n)
+		tent_confirm(s);
 	reply_done(s, s->reply_code);
 }
 
@@ -1180,6 +1221,8 @@ void bs_smtp_session_init(struct bs_smtp_session *s, const struct bs_smtp_hooks 
 	s->msg = NOSLOT;
 	s->data_slot = NOSLOT;
 	s->early_head = s->early_n = 0;
+	s->tent_len = 0;
+	s->tent_n = 0;
 	s->q_head = s->q_len = 0;
 	s->helo[0] = '\0';
 	s->cl.len = s->sv.len = 0;

@@ -780,6 +780,36 @@ static void test_midstream(void)
 	CHECK_EQ(R.st.unpaired_replies + R.st.garbage, 0);
 	rec_free(&R);
 
+	/* picked up in a bounce that quotes a whole SMTP dialogue: those
+	 * lines are text (the server never answers them) */
+	rec_init(&R, true);
+	C(&R, "MAIL FROM:<forged@victim.example>\r\n250 2.1.0 Ok\r\nRCPT TO:<nobody@example.com>\r\n"
+	      "550 5.1.1 User unknown\r\nDATA\r\n354 go ahead\r\n\r\nquoted line\r\n");
+	C(&R, "MAIL FROM:<last@quoted.example>\r\n.\r\n");
+	S(&R, "250 2.0.0 Ok: queued\r\n");
+	/* then a real pipelined transaction: held until the server answers */
+	C(&R, "MAIL FROM:<carol@example.org>\r\nRCPT TO:<dave@example.net>\r\nDATA\r\n");
+	uint64_t t_mail = R.now;
+	S(&R, "250 ok\r\n250 ok\r\n354 go\r\n");
+	C(&R, "Subject: real\r\n\r\nb\r\n.\r\n");
+	S(&R, "250 ok\r\n");
+	rec_end(&R, 0);
+	CHECK_EQ(R.n_ended, 1);
+	if (R.n_ended == 1) {
+		t = R.ended[0];
+		CHECK_STR(t->mail_from, "carol@example.org");
+		CHECK_EQ(t->index, 0);
+		CHECK_EQ(t->n_rcpt, 1);
+		CHECK_STR(t->rcpt[0].addr, "dave@example.net");
+		CHECK_EQ(t->rcpt[0].code, 250);
+		CHECK_EQ(t->data_code, 250);
+		CHECK_STR(t->subject, "real");
+		CHECK_EQ(t->ts_ns, t_mail); /* the time of the MAIL command, not of its reply */
+		CHECK_EQ(t->anomalies, BS_ANOM_MIDSTREAM);
+	}
+	CHECK_EQ(R.st.unpaired_replies + R.st.garbage, 0);
+	rec_free(&R);
+
 	/* picked up in the middle of a reply and of a command line */
 	rec_init(&R, true);
 	S(&R, "-continued text\r\n250 ok\r\n");
