@@ -7,7 +7,7 @@ also the truth definition of the corpus replay.
 """
 import codecs
 import re
-from email.header import decode_header, make_header
+from email.header import decode_header
 from email.parser import BytesHeaderParser
 from email import policy as email_policy
 
@@ -35,12 +35,22 @@ def as_utf8(s):
 
 
 def decode_subject(raw):
-    """RFC 2047 decoding with Python's email.header, as the corpus truth
-    defines it; a field Python cannot decode (unknown charset) is kept as
+    """RFC 2047 decoding with Python's email.header.decode_header; the
+    decoded parts are joined as they stand (make_header would add a blank
+    between an encoded-word and the text right after it, "odpowiedź ]",
+    which no mail reader shows). A field with an unknown charset is kept as
     it was."""
     try:
-        return as_utf8(str(make_header(decode_header(raw))))
-    except Exception:
+        out = []
+        for part, charset in decode_header(raw):
+            if isinstance(part, str):
+                out.append(part)
+            elif charset in (None, "unknown-8bit"):
+                out.append(part.decode("raw-unicode-escape"))
+            else:
+                out.append(part.decode(charset, "replace"))
+        return as_utf8("".join(out))
+    except (LookupError, UnicodeError):
         return as_utf8(raw)
 
 
