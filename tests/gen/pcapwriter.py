@@ -1,4 +1,5 @@
-"""Classic pcap (libpcap 2.4, microsecond, Ethernet) writer and frame builder.
+"""Classic pcap (libpcap 2.4, micro- or nanosecond, Ethernet) writer and frame
+builder.
 
 Frames are built with struct, not scapy: the stress captures hold millions of
 packets and scapy needs ~100 us per packet. Checksums (IPv4 header, TCP over
@@ -18,6 +19,7 @@ ETH_P_8021AD = 0x88A8
 TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
 _PCAP_GLOBAL = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
+_PCAP_GLOBAL_NS = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1)
 _REC = struct.Struct("<IIII")
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _IPV6 = struct.Struct("!IHBB16s16s")
@@ -144,17 +146,22 @@ def tcp_frames(src, dst, seq, ack, flags, payload=b"", vlans=(), options=b"", wi
 
 
 class PcapWriter:
-    """Writes records to a pcap file; timestamps are nanoseconds."""
+    """Writes records to a pcap file; timestamps are nanoseconds. `nano`
+    writes the nanosecond-resolution pcap variant (magic 0xa1b23c4d)."""
 
-    def __init__(self, path):
+    def __init__(self, path, nano=False):
         self.f = open(path, "wb", buffering=1 << 20)
-        self.f.write(_PCAP_GLOBAL)
+        self.nano = nano
+        self.f.write(_PCAP_GLOBAL_NS if nano else _PCAP_GLOBAL)
         self.packets = 0
         self.bytes = 0
 
     def write(self, ts_ns, frame):
-        us = ts_ns // 1000
-        self.f.write(_REC.pack(us // 1000000, us % 1000000, len(frame), len(frame)))
+        if self.nano:
+            self.f.write(_REC.pack(ts_ns // 10**9, ts_ns % 10**9, len(frame), len(frame)))
+        else:
+            us = ts_ns // 1000
+            self.f.write(_REC.pack(us // 1000000, us % 1000000, len(frame), len(frame)))
         self.f.write(frame)
         self.packets += 1
         self.bytes += len(frame)

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """The bundled sample capture (tests/data/sample.pcap) is exactly what the
 generator writes for the "sample" variant (so it can be rebuilt and its truth
-file is right), and backstop's events on it match that truth.
+file is right), and backstop's events on it match that truth: with one
+worker, with two (-l 0-1), and from the same packets written as nanosecond
+pcap and as pcapng.
 
   check_sample.py BACKSTOP DATADIR WORKDIR
 """
@@ -32,12 +34,25 @@ def main(argv):
         return 1
     t = [o for _, o in compare_events.load_jsonl(truth, "truth") if "_meta" not in o]
     failed = False
+    # The same packets as nanosecond pcap and as pcapng (tcpdump and
+    # Wireshark write both): same events, timestamps included.
+    from scapy.utils import PcapNgWriter, rdpcap
+    import pcapwriter
+    pkts = rdpcap(os.path.join(data, "sample.pcap"))
+    nano, ng = os.path.join(work, "sample-ns.pcap"), os.path.join(work, "sample.pcapng")
+    with pcapwriter.PcapWriter(nano, nano=True) as w:
+        for p in pkts:
+            w.write(int(p.time * 1000000) * 1000, bytes(p))
+    with PcapNgWriter(ng) as w:
+        for p in pkts:
+            w.write(p)
     # one worker, then two: the bounce and the outbound message it answers
     # may land on different workers, the verdicts must not change
-    for eal in ("", "-l 0-1"):
-        events = os.path.join(work, "sample%s.events.jsonl" % ("-2w" if eal else ""))
-        rc, err = run_variant.run_backstop(backstop, os.path.join(data, "sample.pcap"),
-                                           ["192.0.2.0/24"], events, eal)
+    runs = [("", os.path.join(data, "sample.pcap"), ""), ("-2w", os.path.join(data, "sample.pcap"), "-l 0-1"),
+            ("-ns", nano, ""), ("-pcapng", ng, "")]
+    for tag, cap, eal in runs:
+        events = os.path.join(work, "sample%s.events.jsonl" % tag)
+        rc, err = run_variant.run_backstop(backstop, cap, ["192.0.2.0/24"], events, eal)
         sys.stdout.write(err[-1500:])
         if rc != 0:
             print("FAIL: backstop exited with %d" % rc)
@@ -46,7 +61,7 @@ def main(argv):
         matched, problems = compare_events.compare(t, e)
         for p in problems:
             print(p)
-        print("sample%s: %d/%d transactions match" % (" (two workers)" if eal else "", matched, len(t)))
+        print("sample%s: %d/%d transactions match" % (tag, matched, len(t)))
         failed |= bool(problems) or matched != len(t)
     return 1 if failed else 0
 
