@@ -32,12 +32,16 @@ def main():
         if n not in variants.VARIANTS:
             print("gen_capture: unknown variant %r (--list shows them)" % n, file=sys.stderr)
             return 2
-    os.makedirs(a.out, exist_ok=True)
-    for n in names:
-        pcap = a.pcap if (a.pcap and len(names) == 1) else os.path.join(a.out, n + ".pcap")
-        truth = a.truth if (a.truth and len(names) == 1) else os.path.join(a.out, n + ".truth.jsonl")
-        pk, tx = variants.generate(n, pcap, truth, a.seed)
-        print("%s: %d packets, %d transactions -> %s" % (n, pk, tx, pcap))
+    try:
+        os.makedirs(a.out, exist_ok=True)
+        for n in names:
+            pcap = a.pcap if (a.pcap and len(names) == 1) else os.path.join(a.out, n + ".pcap")
+            truth = a.truth if (a.truth and len(names) == 1) else os.path.join(a.out, n + ".truth.jsonl")
+            pk, tx = variants.generate(n, pcap, truth, a.seed)
+            print("%s: %d packets, %d transactions -> %s" % (n, pk, tx, pcap))
+    except OSError as e:
+        print("gen_capture: %s: %s" % (e.filename or a.out, e.strerror), file=sys.stderr)
+        return 2
     return 0
 
 

@@ -103,9 +103,17 @@ def main(argv):
     if len(argv) != 4 or argv[1] not in ("syn", "random"):
         print(__doc__, file=sys.stderr)
         return 2
-    n = int(argv[2])
+    try:
+        n = int(argv[2])
+    except ValueError:
+        print("stress: N must be a number, not %r" % argv[2], file=sys.stderr)
+        return 2
     fn = syn_flood if argv[1] == "syn" else random_flows
-    print("%s: %d packets -> %s" % (argv[1], fn(argv[3], n), argv[3]))
+    try:
+        print("%s: %d packets -> %s" % (argv[1], fn(argv[3], n), argv[3]))
+    except OSError as e:
+        print("stress: %s: %s" % (e.filename, e.strerror), file=sys.stderr)
+        return 2
     return 0
 
 

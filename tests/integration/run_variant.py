@@ -34,7 +34,12 @@ def run_backstop(backstop, pcap, home_nets, events_path, eal="", extra=(), timeo
         args += ["--home-net", n]
     args += list(extra) + ["--events", events_path]
     print("+ " + " ".join(shlex.quote(a) for a in args), flush=True)
-    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    try:
+        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    except OSError as e:
+        return 127, "cannot run %s: %s\n" % (backstop, e.strerror)
+    except subprocess.TimeoutExpired:
+        return 124, "backstop did not finish within %d s\n" % timeout
     return p.returncode, p.stderr.decode("utf-8", "replace") + p.stdout.decode("utf-8", "replace")
 
 
