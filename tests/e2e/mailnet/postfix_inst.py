@@ -129,6 +129,15 @@ class Postfix:
                           "the NDR of %s" % queue_id, timeout)
         return m.group(1)
 
+    def delivered(self, message_id):
+        """Whether the message with MESSAGE_ID was delivered to a mailbox
+        here (its queue id from cleanup, then virtual's status=sent)."""
+        qid = self.queue_id_of(message_id)
+        return bool(qid) and re.search(r"virtual\[\d+\]: %s: to=<[^>]*>, .*status=sent" % qid, self.log()) is not None
+
+    def wait_delivered(self, message_id, timeout=60):
+        wait_for(lambda: self.delivered(message_id), "delivery of %s in %s" % (message_id, self.log_path), timeout)
+
     def ndr_message_id(self, ndr_qid):
         m = self.wait_log(r"cleanup\[\d+\]: %s: message-id=(<[^>]+>)" % ndr_qid, "the NDR's message-id")
         return m.group(1)

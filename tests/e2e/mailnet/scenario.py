@@ -1,9 +1,8 @@
-"""What both mail end-to-end tests share: the topology with our Postfix
-(home.example) and the remote Postfix (remote.example) running, backstop
-at the edge, the common messages, checks and the skip rules.
+"""What the mail end-to-end tests share: the topology with our Postfix
+(home.example) and the remote server (remote.example: Postfix, or Exim)
+running, backstop at the edge, the common messages, checks and skip rules.
 """
 import os
-import re
 import shutil
 import signal
 import sys
@@ -56,7 +55,7 @@ def fresh_workdir(path):
 
 
 class MailNet:
-    """ours (Postfix A, home.example) -- router (backstop) -- remote (Postfix B)."""
+    """ours (Postfix, home.example) -- router (backstop) -- remote (Postfix or Exim)."""
 
     def __init__(self, workdir, backstop_exe, delay_ms=0.0, enforcer_ctl=None, exim_exe=None):
         self.workdir = workdir
@@ -107,7 +106,7 @@ class MailNet:
         t = self.topo
         for n in range(10):
             mid = "<warmup-%d-%d@%s>" % (os.getpid(), n, REMOTE)
-            postfix_inst.swaks(t, "remote", t.ip["ours"], "carol@" + REMOTE, "alice@" + HOME,
+            postfix_inst.swaks(t, "remote", t.ip["ours"], "carol@" + REMOTE, "dave@" + HOME,
                                headers=["Message-Id: " + mid, "Subject: lunch on Friday?"],
                                body="Shall we meet at noon?\n", helo="mx." + REMOTE)
             try:
