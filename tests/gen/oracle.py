@@ -164,12 +164,21 @@ def _lines(buf, pos):
 
 
 class _Replies:
+    """Replies of the server stream in order. Bytes lost in the capture
+    (NULs from reassemble) stand for one lost reply: it pairs with its
+    command as code None, so later replies keep their commands (the
+    generator loses whole reply segments)."""
+
     def __init__(self, s):
         self.s, self.pos = s, 0
 
     def next(self):
         """One (possibly multi-line) reply: (code, [texts])."""
         texts, code = [], None
+        if self.pos < len(self.s) and self.s[self.pos] == 0:
+            while self.pos < len(self.s) and self.s[self.pos] == 0:
+                self.pos += 1
+            return None, []
         while True:
             line, self.pos = _lines(self.s, self.pos)
             if line is None:

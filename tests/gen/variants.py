@@ -207,6 +207,27 @@ def v_gap(g):
     return out
 
 
+def v_gap_reply(g):
+    """A server reply segment is missing from the capture (the EHLO reply,
+    the MAIL reply, a RCPT reply); the client's ACKs cover it. The event
+    must say "gap"; which recipient the lost code belonged to cannot be
+    known, so the recipient lists are not compared (every other field is)."""
+    out = []
+    for k in (1, 2, 3):       # replies: banner, EHLO, MAIL, RCPT, RCPT, 354, 250, 221
+        s = g.plain_session("inbound", txns=[Txn("alice@example.org", [("bob@example.net", 250),
+                                                                         ("carol@example.net", 250)],
+                                                 g.message())])
+        segs = s.conv.segments()
+        reps = [i for i, x in enumerate(segs) if x.tag == "reply"]
+        del segs[reps[k]]
+        t = s.truth[0]
+        t["anomalies"] = ["gap"]
+        t["_anomalies"] = "include"
+        t["_skip"] = ["smtp.rcpt_to", "smtp.rcpt_rejected"]
+        out.append(Built(s, segs))
+    return out
+
+
 def v_midstream(g):
     """The capture starts at MAIL FROM: no handshake, banner or EHLO."""
     out = []
@@ -611,6 +632,7 @@ VARIANTS = {
     "onebyte-interleaved": v_onebyte_interleaved, "seqwrap": v_seqwrap, "auth-helo": v_auth_helo,
     "close": v_close, "longfields": v_longfields, "ipopts": v_ipopts, "fragments": v_fragments,
     "midstream-data": v_midstream_data, "noise": v_noise, "syntax": v_syntax,
+    "gap-reply": v_gap_reply,
 }
 
 
