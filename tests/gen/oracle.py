@@ -211,6 +211,11 @@ def smtp_transactions(c2s, s2c, midstream=False):
         line, pos = _lines(c2s, pos)
         if line is None:
             break
+        if line.startswith(b"\0"):
+            # a command lost from the capture (the generator loses whole
+            # command segments): its reply still comes
+            line = line.lstrip(b"\0")
+            rep.next()
         verb = line.split(b" ", 1)[0].upper()
         arg = as_utf8(line[len(verb) + 1:].decode("utf-8", "surrogateescape"))
         if verb in (b"EHLO", b"HELO"):

@@ -228,6 +228,30 @@ def v_gap_reply(g):
     return out
 
 
+def v_gap_command(g):
+    """A client command segment is missing from the capture (EHLO, or one
+    RCPT); the server's ACKs cover it and its reply still comes. The event
+    must say "gap" (an "unpaired-reply" for the orphan reply is accepted);
+    the lost command's facts are unknown (helo null, the recipient absent),
+    everything else exact: the message after it must still be parsed."""
+    out = []
+    for tag in ("ehlo", "rcpt"):
+        s = g.plain_session("inbound", txns=[Txn("alice@example.org", [("bob@example.net", 250),
+                                                                         ("carol@example.net", 250)],
+                                                 g.message())])
+        segs = s.conv.segments()
+        del segs[next(i for i, x in enumerate(segs) if x.tag == tag)]
+        t = s.truth[0]
+        if tag == "ehlo":
+            t["smtp"]["helo"] = None
+        else:
+            t["smtp"]["rcpt_to"] = ["carol@example.net"]
+        t["anomalies"] = ["gap"]
+        t["_anomalies_any"] = [["gap"], ["gap", "unpaired-reply"]]
+        out.append(Built(s, segs))
+    return out
+
+
 def v_midstream(g):
     """The capture starts at MAIL FROM: no handshake, banner or EHLO."""
     out = []
@@ -632,7 +656,7 @@ VARIANTS = {
     "onebyte-interleaved": v_onebyte_interleaved, "seqwrap": v_seqwrap, "auth-helo": v_auth_helo,
     "close": v_close, "longfields": v_longfields, "ipopts": v_ipopts, "fragments": v_fragments,
     "midstream-data": v_midstream_data, "noise": v_noise, "syntax": v_syntax,
-    "gap-reply": v_gap_reply,
+    "gap-reply": v_gap_reply, "gap-command": v_gap_command,
 }
 
 
