@@ -154,8 +154,10 @@ def _plain(g, sess, vlans=()):
 
 
 def _mix(g, n, **kw):
+    """n sessions of every direction; every third over IPv6, so each kind
+    of damage is seen on both IP versions."""
     dirs = ["inbound", "outbound", "external", "internal"]
-    return [g.plain_session(dirs[i % 4], **kw) for i in range(n)]
+    return [g.plain_session(dirs[i % 4], v6=(i % 3 == 2), **kw) for i in range(n)]
 
 
 def v_inorder(g):
