@@ -130,6 +130,14 @@ class Exim:
         m = re.search(r"^\S+ \S+ %s <= .* S=(\d+)" % re.escape(queue_id), self.log(), re.M)
         return int(m.group(1)) if m else None
 
+    def deferred(self, queue_id):
+        """The delivery attempts of QUEUE_ID that failed temporarily."""
+        return re.findall(r"^\S+ \S+ %s == \S+ (.*)$" % re.escape(queue_id), self.log(), re.M)
+
+    def flush(self):
+        """Retry the deferred mail now (a forced queue run)."""
+        self.topo.run(self.ns_role, *self._in_private_etc(["-qff"]), check=False, timeout=60)
+
     def ndr_message_id(self, ndr_qid):
         """Exim's bounces carry Message-Id: <E{id}@{primary_hostname}>."""
         m = re.search(r"^\S+ \S+ %s <= .* id=(\S+)" % re.escape(ndr_qid), self.log(), re.M)

@@ -138,6 +138,21 @@ class Postfix:
     def wait_delivered(self, message_id, timeout=60):
         wait_for(lambda: self.delivered(message_id), "delivery of %s in %s" % (message_id, self.log_path), timeout)
 
+    def timeout_bytes(self, client_ip):
+        """Bytes of message data smtpd had received when it timed out on a
+        session from CLIENT_IP (its own count), or None."""
+        m = re.search(r"smtpd\[\d+\]: timeout after (?:DATA|BDAT)[^(]*\((\d+) bytes\) from [^\[]*\[%s\]"
+                      % re.escape(client_ip), self.log())
+        return int(m.group(1)) if m else None
+
+    def deferred(self, queue_id):
+        """The delivery attempts of QUEUE_ID that failed temporarily."""
+        return re.findall(r"smtp\[\d+\]: %s: to=<[^>]*>, .*status=deferred \(([^)]*)" % queue_id, self.log())
+
+    def flush(self):
+        """Retry the deferred mail now (postqueue -f)."""
+        self.postfix("flush")
+
     def ndr_message_id(self, ndr_qid):
         m = self.wait_log(r"cleanup\[\d+\]: %s: message-id=(<[^>]+>)" % ndr_qid, "the NDR's message-id")
         return m.group(1)

@@ -121,7 +121,33 @@ def main(argv):
         except RuntimeError:
             legit_ok = False
         check(legit_ok, "the legitimate NDR %s is delivered to alice@%s" % (legit_ndr_mid, HOME))
-        time.sleep(1.0)
+
+        # what each MTA made of the cut session, in its own log: our server
+        # timed out waiting for the rest, the remote gave up and deferred
+        try:
+            net.ours.wait_log(r"timeout after (DATA|BDAT).*\[%s\]" % t.ip["remote"].replace(".", "\\."),
+                              "our server's timeout on the cut session", 40)
+        except RuntimeError:
+            pass
+        server_bytes = net.ours.timeout_bytes(t.ip["remote"])
+        check(server_bytes is not None, "our server timed out on the cut session (its log: %s bytes of data)"
+              % server_bytes)
+        try:
+            scenario.wait_for(lambda: net.remote.deferred(bs_ndr), "the remote to defer the cut NDR", 40)
+        except RuntimeError:
+            pass
+        deferred = net.remote.deferred(bs_ndr)
+        check(bool(deferred), "the remote deferred the cut NDR: %s" % deferred)
+
+        # the remote retries at once: a new session, recognised and cut again
+        net.remote.flush()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30 and net.xdp.sessions().count(t.ip["remote"] + ":") < 2:
+            time.sleep(0.05)
+        sessions = net.xdp.sessions()
+        check(sessions.count(t.ip["remote"] + ":") >= 2, "the retry got its own session verdict:\n" + sessions)
+        time.sleep(max(3.0, 100 * rtt / 1000.0))
+        check(not net.ours.delivered(bs_ndr_mid), "the retried backscatter NDR is not delivered either")
         ours_cap.stop()
         edge_cap.stop()
 
@@ -143,9 +169,14 @@ def main(argv):
         drops = [int(ln.split()[1]) for ln in stats.splitlines() if ln.startswith("drop_session ")]
         check(drops and drops[0] > 0, "the XDP program counted session drops (%s)" % drops)
 
-        bs = [e for e in events if e["email"]["message_id"] == bs_ndr_mid]
+        # every attempt of the backscatter NDR, first attempt first
+        bs = sorted((e for e in events if e["email"]["message_id"] == bs_ndr_mid), key=lambda e: e["timestamp"])
         lg = [e for e in events if e["email"]["message_id"] == legit_ndr_mid]
-        check(len(bs) == 1, "one event for the backscatter NDR %s" % bs_ndr_mid)
+        check(len(bs) >= 2, "an event for each attempt of the backscatter NDR %s (%d)" % (bs_ndr_mid, len(bs)))
+        for n, e in enumerate(bs[1:], 2):
+            v = e["verdict"]
+            check(v["class"] == "backscatter" and v["action"] == "drop-session",
+                  "attempt %d: backscatter, drop-session (got %s, %s)" % (n, v["class"], v["action"]))
         check(len(lg) == 1, "one event for the legitimate NDR %s" % legit_ndr_mid)
         if lg:
             v = lg[0]["verdict"]
@@ -164,9 +195,10 @@ def main(argv):
             check(ndr_size and got < ndr_size, "cut before the end of the message data")
             edge_seen = e["email"]["size"]
             print("FIGURES: backscatter NDR of %s bytes (remote's queue size); our server received %d bytes of "
-                  "its message data (%.1f%%); the edge saw %s bytes; verdict at offset %s; round trip %.1f ms (%.1f ms under load)"
-                  % (ndr_size, got, 100.0 * got / ndr_size if ndr_size else 0, edge_seen, v["offset"], rtt, rtt_busy),
-                  flush=True)
+                  "its message data (%.1f%%; its own log: %s); the edge saw %s bytes; verdict at offset %s; "
+                  "round trip %.1f ms (%.1f ms under load)"
+                  % (ndr_size, got, 100.0 * got / ndr_size if ndr_size else 0, server_bytes, edge_seen, v["offset"],
+                     rtt, rtt_busy), flush=True)
             check(v["offset"] is not None and v["offset"] < got,
                   "verdict offset %s is inside what was delivered before the cut" % v["offset"])
             flow = (e["src_ip"], e["src_port"], e["dest_ip"], e["dest_port"])
