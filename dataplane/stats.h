@@ -12,7 +12,7 @@
 	X(packets) X(bytes) X(smtp_packets) X(smtp_payload_bytes) \
 	X(not_smtp_port) X(tls_port_sessions) \
 	X(flows_created) X(flows_closed) X(flows_reset) X(flows_timed_out) X(flows_evicted) \
-	X(flows_insert_failed) X(no_flow_packets) \
+	X(flows_insert_failed) X(flows_reused) X(no_flow_packets) \
 	X(sessions) X(sessions_encrypted) X(sessions_no_slot) \
 	X(txn_events) X(txn_no_record) X(events_dropped) \
 	X(verdicts) X(verdicts_dropped) X(dispatch_dropped) X(linearized)

@@ -316,6 +316,14 @@ static void process(struct bs_worker *w, const uint8_t *data, uint32_t len)
 	bool src_is_lo = bs_flow_key_from_pkt(&p, &k);
 	uint32_t hash = bs_flow_hash(&k);
 	uint32_t slot = bs_flow_lookup(w->ft, &k, hash);
+	if (slot != BS_NONE && (p.tcp_flags & (BS_TCP_SYN | BS_TCP_ACK)) == BS_TCP_SYN &&
+	    (bs_flow_get(w->ft, slot)->state & (BS_FL_EST | BS_FL_FIN_C | BS_FL_FIN_S))) {
+		/* a new connection reusing the 4-tuple of one we still hold: the
+		 * old one is over (its FIN/RST was lost or not yet timed out) */
+		w->st.flows_reused++;
+		flow_end(w, slot, 0);
+		slot = BS_NONE;
+	}
 	if (slot == BS_NONE) {
 		/* bare ACKs, FINs and RSTs of flows we do not know create nothing */
 		if ((p.tcp_flags & BS_TCP_RST) || (!(p.tcp_flags & BS_TCP_SYN) && p.payload_len == 0)) {
