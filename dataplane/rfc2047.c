@@ -284,17 +284,38 @@ void bs_rfc2047_thread_cleanup(void)
 	conv_n = 0;
 }
 
-/* Convert raw[0..n) from the converter's charset to UTF-8 into o; false
- * (nothing kept) when the bytes are not valid in that charset. */
+/* Convert raw[0..n) from the converter's charset to UTF-8 into o. A byte
+ * that is not valid there becomes U+FFFD and conversion goes on with the
+ * next byte (what mail readers and Python's "replace" show); false (nothing
+ * kept) when more than half of the bytes are invalid: then the word is
+ * more likely mislabelled than damaged. */
 static bool conv_put(iconv_t cd, const uint8_t *raw, size_t n, struct out *o)
 {
+	static const char repl[] = "\xEF\xBF\xBD";
 	char *in = (char *)raw, *outp = o->p + o->len;
 	size_t inleft = n, room = o->cap > o->len + 1 ? o->cap - o->len - 1 : 0, outleft = room;
+	size_t bad = 0;
 	iconv(cd, NULL, NULL, NULL, NULL); /* initial shift state */
-	size_t r = iconv(cd, &in, &inleft, &outp, &outleft);
-	if (r == (size_t)-1 && errno != E2BIG)
-		return false;
-	if (r != (size_t)-1) {
+	while (inleft) {
+		size_t r = iconv(cd, &in, &inleft, &outp, &outleft);
+		if (r != (size_t)-1)
+			break;
+		if (errno == E2BIG)
+			break;
+		/* EILSEQ or EINVAL (cut sequence at the end): replace one byte */
+		if (++bad * 2 > n)
+			return false;
+		in++;
+		inleft--;
+		if (outleft < 3) {
+			outleft = 0;
+			break;
+		}
+		memcpy(outp, repl, 3);
+		outp += 3;
+		outleft -= 3;
+	}
+	if (!inleft && outleft) {
 		/* back to the initial state (ISO-2022-*: may write bytes) */
 		if (iconv(cd, NULL, NULL, &outp, &outleft) == (size_t)-1 && errno != E2BIG)
 			return false;

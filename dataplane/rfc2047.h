@@ -7,9 +7,10 @@
  * through glibc's iconv (big5, gb2312, iso-2022-jp, koi8-r, windows-125x,
  * ...): converters are opened once per thread and charset and kept (at
  * most 32 per thread). A charset iconv does not know: the decoded bytes are
- * kept when they are valid UTF-8, else the encoded-word is kept as it was;
- * so is a word whose bytes are invalid in its charset, and a malformed
- * encoded-word (bad encoding letter, bad base64). Whitespace between two adjacent encoded-words is dropped
+ * kept when they are valid UTF-8, else the encoded-word is kept as it was.
+ * A byte invalid in its charset becomes U+FFFD (a word mostly invalid is
+ * kept as it was). A malformed encoded-word (bad encoding letter, bad
+ * base64) is kept as it was. Whitespace between two adjacent encoded-words is dropped
  * (RFC 2047 section 6.2). Encoded-words are recognised also when not
  * separated from surrounding text by whitespace, as mail readers do. */
 #ifndef BS_RFC2047_H

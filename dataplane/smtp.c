@@ -405,9 +405,12 @@ static void msg_complete(struct bs_smtp_session *s)
 {
 	uint8_t k = s->msg;
 	struct bs_txn *t = slot_txn(s, k);
-	if (t)
-		t->data_complete = 1;
 	msg_stop(s);
+	if (t) {
+		t->data_complete = 1;
+		if (s->h->txn_data_end)
+			s->h->txn_data_end(s->ctx, t);
+	}
 	if (k != NOSLOT && s->slot[k].closed && s->slot[k].refs == 0)
 		slot_end(s, k);
 }

@@ -39,6 +39,13 @@ struct bs_smtp_hooks {
 	/* Transaction over (reply to end-of-data, RSET, new MAIL, QUIT, session
 	 * end). Ownership of `t` passes to the callee. */
 	void (*txn_end)(void *ctx, struct bs_txn *t);
+	/* Optional (may be NULL): the whole message is in (end-of-data marker
+	 * or the BDAT LAST chunk), before the server's reply to it, which can
+	 * come much later (content scanning, synchronous delivery). The message
+	 * has left the client: the moment to record an outbound transaction
+	 * (a bounce for it may arrive before the reply). data_complete is set;
+	 * data_code is not known yet. */
+	void (*txn_data_end)(void *ctx, struct bs_txn *t);
 };
 
 /* counters a session adds to (per worker, plain integers: single thread) */

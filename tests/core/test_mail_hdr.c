@@ -285,7 +285,9 @@ static void test_rfc2047(void)
 	/* a character cut between two words of the same charset */
 	DEC("=?iso-2022-jp?B?GyRCJUslYyE=?=\r\n =?iso-2022-jp?B?PCVzGyhC?=", "ニャーン");
 	DEC("=?euc-kr?B?vsiz?= =?EUC-KR?B?58fPvLy/5A==?= ok", "안녕하세요 ok");
-	/* bytes invalid in their charset: the raw word */
+	/* a byte invalid in its charset: U+FFFD, the rest goes on; mostly
+	 * invalid: the raw word */
+	DEC("=?big5?Q?=A4@=B0_=A8=D3?=", "一\xEF\xBF\xBD 來");
 	DEC("=?euc-kr?Q?=FF=FF?=", "=?euc-kr?Q?=FF=FF?=");
 	/* charsets nobody knows: valid UTF-8 kept, else the raw word */
 	DEC("=?x-unknown?B?w6k=?=", "é");

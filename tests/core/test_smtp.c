@@ -29,6 +29,10 @@ static void test_basic_session(void)
 	S(&R, "354 End data with <CR><LF>.<CR><LF>\r\n");
 	C(&R, "Subject: hi\r\nMessage-ID: <1@x>\r\n\r\nbody line\r\n.\r\n");
 	CHECK_EQ(R.n_ended, 0); /* waits for the reply to the end of data */
+	CHECK_EQ(R.msg[0].data_ends, 1); /* but the message is in */
+	CHECK_EQ(R.pool[0].data_complete, 1);
+	CHECK_EQ(R.pool[0].data_code, 0);
+	CHECK_STR(R.pool[0].subject, "hi");
 	S(&R, "250 2.0.0 Ok: queued as ABC\r\n");
 	CHECK_EQ(R.n_ended, 1);
 	C(&R, "QUIT\r\n");
@@ -64,6 +68,8 @@ static void test_basic_session(void)
 	CHECK(t->ts_ns > 0 && t->ts_end_ns > t->ts_ns);
 	struct rec_msg *m = rec_msg_of(&R, t);
 	CHECK_EQ(m->data_begins, 1);
+	CHECK_EQ(m->data_ends, 1);
+	CHECK_EQ(m->ended_at_data_end, 0);
 	CHECK_EQ(m->hdr_len, strlen("Subject: hi\r\nMessage-ID: <1@x>\r\n\r\n"));
 	CHECK_EQ(m->body_len, strlen("body line\r\n"));
 	CHECK(memcmp(m->body, "body line\r\n", m->body_len) == 0);
@@ -904,6 +910,7 @@ static void test_unrecorded_and_limits(void)
 	CHECK_EQ(R.n_ended, 1);
 	CHECK_EQ(R.ended[0]->anomalies, BS_ANOM_TIMEOUT | BS_ANOM_INCOMPLETE);
 	CHECK_EQ(R.ended[0]->data_complete, 0);
+	CHECK_EQ(rec_msg_of(&R, R.ended[0])->data_ends, 0); /* the message never ended */
 	CHECK_EQ(R.ended[0]->size, strlen("Subject: cut\r\n\r\nhalf a bo"));
 	CHECK_STR(R.ended[0]->subject, "cut");
 	/* nothing happens after the end */

@@ -38,7 +38,7 @@ static void h_end(void *ctx, struct bs_txn *t)
 {
 }
 
-static const struct bs_smtp_hooks hooks = { h_alloc, NULL, h_data, h_end };
+static const struct bs_smtp_hooks hooks = { h_alloc, NULL, h_data, h_end, NULL };
 
 static double now(void)
 {

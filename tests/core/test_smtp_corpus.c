@@ -49,7 +49,7 @@ static void h_end(void *ctx, struct bs_txn *t)
 	fwrite(line, 1, n, stdout);
 }
 
-static const struct bs_smtp_hooks hooks = { h_alloc, NULL, NULL, h_end };
+static const struct bs_smtp_hooks hooks = { h_alloc, NULL, NULL, h_end, NULL };
 
 /* feed in segments of 1..1460 bytes (mostly large) */
 static void feed(struct bs_smtp_session *s, bool client, const char *p, size_t n)

@@ -278,6 +278,8 @@ static void test_bdat(void)
 		CHECK_EQ(t->rcpt[0].code, 250);
 		CHECK_EQ(t->anomalies, 0);
 		CHECK_EQ(m->data_begins, 1);
+		CHECK_EQ(m->data_ends, 1);
+		CHECK_EQ(m->ended_at_data_end, 0);
 		CHECK_EQ(R.st.bdat_chunks, 3);
 		CHECK_EQ(R.st.commands, 7); /* EHLO MAIL RCPT BDAT x3 QUIT */
 		CHECK_EQ(R.st.unpaired_replies, 0);

@@ -83,7 +83,7 @@ static void h_end(void *ctx, struct bs_txn *t)
 	n_busy--;
 }
 
-static const struct bs_smtp_hooks hooks = { h_alloc, h_begin, h_data, h_end };
+static const struct bs_smtp_hooks hooks = { h_alloc, h_begin, h_data, h_end, NULL };
 
 static const char *const client_lines[] = {
 	"EHLO x.example\r\n", "HELO y\r\n", "MAIL FROM:<a@b.example>\r\n", "MAIL FROM:<>\r\n",

@@ -57,7 +57,7 @@ static void h_end(void *ctx, struct bs_txn *t)
 	events += bs_event_json(t, line, sizeof line) > 0;
 }
 
-static const struct bs_smtp_hooks hooks = { h_alloc, NULL, h_data, h_end };
+static const struct bs_smtp_hooks hooks = { h_alloc, NULL, h_data, h_end, NULL };
 
 static void feeds(struct bs_smtp_session *s, bool client, const char *text)
 {

@@ -16,6 +16,7 @@ static struct bs_txn *h_alloc(void *ctx)
 			r->msg[i].hdr_len = r->msg[i].body_len = 0;
 			r->msg[i].next_off = 0;
 			r->msg[i].data_begins = 0;
+			r->msg[i].data_ends = r->msg[i].ended_at_data_end = 0;
 			r->pool[i].flow_id = 42;
 			r->n_alloc++;
 			return &r->pool[i];
@@ -69,7 +70,17 @@ static void h_end(void *ctx, struct bs_txn *t)
 	/* the record stays readable (pool slot kept busy) for the checks */
 }
 
-static const struct bs_smtp_hooks rec_hooks = { h_alloc, h_begin, h_data, h_end };
+static void h_data_end(void *ctx, struct bs_txn *t)
+{
+	struct rec *r = ctx;
+	struct rec_msg *m = rec_msg_of(r, t);
+	m->data_ends++;
+	for (int i = 0; i < r->n_ended; i++)
+		if (r->ended[i] == t)
+			m->ended_at_data_end++;
+}
+
+static const struct bs_smtp_hooks rec_hooks = { h_alloc, h_begin, h_data, h_end, h_data_end };
 
 void rec_init(struct rec *r, bool midstream)
 {

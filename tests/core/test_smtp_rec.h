@@ -29,6 +29,8 @@ struct rec_msg {
 	uint32_t hdr_len, body_len;
 	uint64_t next_off;     /* offset the next msg_data call must carry */
 	int data_begins;
+	int data_ends;         /* txn_data_end calls */
+	int ended_at_data_end; /* txn_end had already happened at txn_data_end (must stay 0) */
 };
 
 struct rec {
