@@ -208,6 +208,12 @@ static void ra_anomaly(void *ctx, int dir, enum bs_reasm_anomaly a)
 	if ((unsigned)a < BS_REASM_ANOMALY_MAX)
 		w->st.reasm[a]++;
 	if (a == BS_REASM_OVERLAP_MISMATCH) {
+		/* an evasion attempt or a broken stack: the event must say so */
+		struct bs_flow *f = bs_flow_get(w->ft, w->cur_slot);
+		if (f->sess != BS_NONE)
+			bs_smtp_flag(sess_get(w, f->sess), BS_ANOM_OVERLAP_MISMATCH);
+	}
+	if (a == BS_REASM_OVERLAP_MISMATCH) {
 		/* the event of the transaction says so too */
 		struct bs_flow *f = bs_flow_get(w->ft, w->cur_slot);
 		if (f->sess != BS_NONE)
@@ -479,7 +485,8 @@ struct bs_worker *bs_worker_create(unsigned id, const struct bs_config *cfg, str
 	w->timeout_ns[BS_LRU_NEW] = (uint64_t)cfg->timeout_new_s * 1000000000ull;
 	w->timeout_ns[BS_LRU_EST] = (uint64_t)cfg->timeout_est_s * 1000000000ull;
 	w->timeout_ns[BS_LRU_CLOSED] = (uint64_t)cfg->timeout_closed_s * 1000000000ull;
-	w->hooks = (struct bs_smtp_hooks){hook_txn_alloc, hook_data_begin, hook_msg_data, hook_txn_end};
+	w->hooks = (struct bs_smtp_hooks){.txn_alloc = hook_txn_alloc, .txn_data_begin = hook_data_begin,
+					  .msg_data = hook_msg_data, .txn_end = hook_txn_end};
 
 	snprintf(name, sizeof(name), "bs_ft%u", id);
 	w->ft = bs_flow_table_create(name, cfg->flows_per_worker, socket);
