@@ -20,17 +20,42 @@ from pcapwriter import (TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, Endpoint,  
 TS0_NS = 1_795_000_000 * 10**9
 
 
-def syn_flood(path, n, spacing_ns=2_000):
+def syn_flood(path, n, spacing_ns=2_000, sessions=()):
     """n SYNs from distinct (address, port) pairs of 198.18.0.0/15 to
-    192.0.2.25:25; 16 source ports per address. One packet per flow."""
+    192.0.2.25:25; 16 source ports per address. One packet per flow.
+    `sessions` (variants.Built) are spread through the flood, their packets
+    interleaved at random, each in a slot of its own between two SYNs: the
+    SMTP sessions a SYN flood must not blind."""
     srv = Endpoint("192.0.2.25", 25)
     opts = b"\x02\x04\x05\xb4"    # MSS only: 74 bytes a record, 74 MB for 1M flows
+    rng = random.Random(n)
+    order = []
+    pos = [0] * len(sessions)
+    active = list(range(len(sessions)))
+    while active:
+        k = rng.randrange(len(active))
+        i = active[k]
+        order.append((sessions[i], sessions[i].segs[pos[i]]))
+        pos[i] += 1
+        if pos[i] == len(sessions[i].segs):
+            active[k] = active[-1]
+            active.pop()
+    if len(order) > n:
+        raise ValueError("more session packets (%d) than SYNs (%d)" % (len(order), n))
+    nxt = 0
     with PcapWriter(path) as w:
         for i in range(n):
             a = (198 << 24) | (18 << 16) | (i >> 4)
             ip = "%d.%d.%d.%d" % (a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255)
             cl = Endpoint(ip, 40000 + (i & 15))
-            w.write(TS0_NS + i * spacing_ns, tcp_frame(cl, srv, i * 7919, 0, TCP_SYN, b"", (), opts, ip_id=i))
+            ts = TS0_NS + i * spacing_ns
+            w.write(ts, tcp_frame(cl, srv, i * 7919, 0, TCP_SYN, b"", (), opts, ip_id=i))
+            while nxt < len(order) and nxt * n // len(order) <= i:
+                b, sg = order[nxt]
+                src, dst = (b.sess.client, b.sess.server) if sg.dir == 0 else (b.sess.server, b.sess.client)
+                w.write(ts + 1000, tcp_frame(src, dst, sg.seq, sg.ack, sg.flags, sg.payload, b.vlans, sg.options))
+                b.deliver(sg, ts + 1000)
+                nxt += 1
         return w.packets
 
 
