@@ -135,8 +135,9 @@ class Exim:
         return re.findall(r"^\S+ \S+ %s == \S+ (.*)$" % re.escape(queue_id), self.log(), re.M)
 
     def flush(self):
-        """Retry the deferred mail now (a forced queue run)."""
-        self.topo.run(self.ns_role, *self._in_private_etc(["-qff"]), check=False, timeout=60)
+        """Retry the deferred mail now: a forced queue run, in the background
+        (each attempt may stall on a cut session until data_timeout)."""
+        self.topo.spawn("exim-qff", self.ns_role, self._in_private_etc(["-qff"]))
 
     def ndr_message_id(self, ndr_qid):
         """Exim's bounces carry Message-Id: <E{id}@{primary_hostname}>."""

@@ -116,7 +116,7 @@ def main(argv):
                                       body_file=legit_body)
         legit_ndr_mid = net.ndr_message_id(legit_ndr)
         try:
-            net.ours.wait_delivered(legit_ndr_mid, 90)
+            net.ours.wait_delivered(legit_ndr_mid, 60)
             legit_ok = True
         except RuntimeError:
             legit_ok = False

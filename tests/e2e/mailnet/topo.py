@@ -188,7 +188,33 @@ class Topology:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+        # whatever the daemons forked and left behind (Exim's delivery
+        # processes outlive its daemon) still lives in our namespaces
         for ns in reversed(self.created):
+            left = self._kill_netns_procs(ns)
+            if left:
+                errors.append("%s: processes %s would not die" % (ns, left))
             sh("ip", "netns", "del", ns, check=False)   # takes its veths and TUNs along
         self.created = []
         return errors
+
+    @staticmethod
+    def _kill_netns_procs(ns):
+        """SIGTERM, then SIGKILL, every process in network namespace NS (all
+        started by this test); returns the pids still alive."""
+        def pids():
+            p = sh("ip", "netns", "pids", ns, check=False)
+            return [int(x) for x in p.stdout.split()] if p.returncode == 0 else []
+        for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 2.0)):
+            found = pids()
+            if not found:
+                return []
+            for pid in found:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            end = time.monotonic() + grace
+            while time.monotonic() < end and pids():
+                time.sleep(0.05)
+        return pids()
