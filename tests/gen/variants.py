@@ -466,6 +466,28 @@ def v_close(g):
     return out
 
 
+def v_timeout(g):
+    """A session stalls inside DATA for longer than the established-flow
+    idle timeout (600 s by default; another session runs meanwhile, so the
+    pipeline's clock moves on). Its transaction is reported with "timeout"
+    and "incomplete" (size not compared); when the stalled client resumes,
+    the flow is picked up again midstream inside the message, which makes no
+    transaction. The other session is exact."""
+    s = g.plain_session("inbound", body_seg=150)
+    segs = s.conv.segments()
+    hdr_len = s.txns[0].msg.raw.index(b"\r\n\r\n") + 4
+    body = [i for i, x in enumerate(segs) if x.tag == "body"]
+    k = next(i for i in body if (segs[i].seq - segs[body[0]].seq) & 0xFFFFFFFF > hdr_len + 150)
+    t = s.truth[0]
+    t["anomalies"] = ["timeout", "incomplete"]
+    t["_skip"] = ["email.size"]
+    first = Built(s, segs[:k] + [700 * 10**9])
+    other = _plain(g, g.plain_session("outbound"))
+    rest = Built(s, segs[k:])
+    rest.truth, rest.marks = [], []         # the same session: its truth is in `first`
+    return [first, other, rest]
+
+
 def v_longfields(g):
     """A Subject longer than the event keeps (511 bytes, cut at a character
     boundary) and 40 accepted recipients (32 listed): "truncated"."""
@@ -658,7 +680,7 @@ VARIANTS = {
     "onebyte-interleaved": v_onebyte_interleaved, "seqwrap": v_seqwrap, "auth-helo": v_auth_helo,
     "close": v_close, "longfields": v_longfields, "ipopts": v_ipopts, "fragments": v_fragments,
     "midstream-data": v_midstream_data, "noise": v_noise, "syntax": v_syntax,
-    "gap-reply": v_gap_reply, "gap-command": v_gap_command,
+    "gap-reply": v_gap_reply, "gap-command": v_gap_command, "timeout": v_timeout,
 }
 
 
@@ -676,6 +698,9 @@ def write_capture(path, built, rng, interleave=False, ts0=TS0_NS, gap_ns=50_000)
             if isinstance(s, bytes):        # a ready frame (non-SMTP noise)
                 w.write(ts, s)
                 ts += gap_ns
+                return
+            if isinstance(s, int):          # a pause in the capture (ns)
+                ts += s
                 return
             src, dst = (b.sess.client, b.sess.server) if s.dir == tcpconv.C2S else (b.sess.server, b.sess.client)
             if b.ip_opts or b.v6_ext or b.frag_ids:
