@@ -9,9 +9,7 @@ import shutil
 import signal
 import time
 
-from topo import wait_for
-
-BPFFS = "/sys/fs/bpf"
+from topo import BPFFS, wait_for
 
 
 class Backstop:

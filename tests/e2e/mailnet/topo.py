@@ -13,11 +13,14 @@ Names are unique per run (bs-e2e-PID-*), everything is removed by
 Topology.close(), which the tests call from `finally` and signal handlers.
 """
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
 
 NETNS_DIR = "/var/run/netns"
+BPFFS = "/sys/fs/bpf"
 
 
 def sh(*args, check=True, **kw):
@@ -76,7 +79,31 @@ class Topology:
         return p
 
     # --- building --------------------------------------------------------
+    @classmethod
+    def sweep_stale(cls):
+        """Remove what an earlier run of these tests left when it was killed
+        outright (SIGKILL leaves no chance to clean up): namespaces and pin
+        directories named after a test process that no longer exists.
+        Returns what was removed."""
+        removed = []
+        names = os.listdir(NETNS_DIR) if os.path.isdir(NETNS_DIR) else []
+        for ns in names:
+            m = re.fullmatch(r"bs-e2e-(\d+)-(ours|router|remote)", ns)
+            if m and not os.path.exists("/proc/" + m.group(1)):
+                cls._kill_netns_procs(ns)
+                sh("ip", "netns", "del", ns, check=False)
+                removed.append(ns)
+        pins = os.listdir(BPFFS) if os.path.isdir(BPFFS) else []
+        for d in pins:
+            m = re.fullmatch(r"bs-e2e-(\d+)", d)
+            if m and not os.path.exists("/proc/" + m.group(1)):
+                shutil.rmtree(os.path.join(BPFFS, d), ignore_errors=True)
+                removed.append(os.path.join(BPFFS, d))
+        return removed
+
     def create(self):
+        for what in self.sweep_stale():
+            print("removed the leftover %s of a killed run" % what, flush=True)
         for role in ("ours", "router", "remote"):
             sh("ip", "netns", "add", self.ns[role])
             self.created.append(self.ns[role])
