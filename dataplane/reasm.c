@@ -505,6 +505,28 @@ void bs_reasm_segment(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int di
 	report_flags(cb, ctx, dir, flags);
 }
 
+void bs_reasm_ack(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int dir, uint32_t ack,
+		  const struct bs_reasm_cb *cb, void *ctx)
+{
+	if (!d->synced || d->closed)
+		return;
+	int32_t ahead = sdiff(ack, d->next_seq);
+	if (ahead <= 0 || (uint32_t)ahead > BS_REASM_MAX_AHEAD)
+		return;
+	uint32_t target = ack;
+	if (d->fin_seen && sdiff(target, d->fin_seq) > 0)
+		target = d->fin_seq; /* the FIN's own sequence number is no data */
+	while (sdiff(target, d->next_seq) > 0) {
+		uint32_t h = d->ooo_head;
+		if (h != BS_REASM_NONE && sdiff(pool->hdr[h].seq, target) < 0)
+			skip_first_hole(pool, d, dir, cb, ctx);
+		else
+			emit_gap(d, cb, ctx, dir, target - d->next_seq);
+	}
+	if (d->fin_seen && d->next_seq == d->fin_seq && d->ooo_head == BS_REASM_NONE)
+		d->closed = 1;
+}
+
 void bs_reasm_flush(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int dir,
 		    const struct bs_reasm_cb *cb, void *ctx)
 {

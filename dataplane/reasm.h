@@ -129,6 +129,17 @@ void bs_reasm_segment(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int di
 		      uint32_t seq, bool syn, bool fin, const uint8_t *payload, uint32_t len,
 		      const struct bs_reasm_cb *cb, void *ctx);
 
+/* The peer acknowledged every byte of this direction before `ack`: bytes in
+ * [next_seq, ack) that never reached us were lost in the capture, not in
+ * the network. They are reported as a gap at once (buffered data inside
+ * the range is delivered), so the consumer does not wait for data that
+ * will never come. Callers should use the ACK of segments that carry data:
+ * those are causally after what they acknowledge even when the two
+ * directions are captured on different ports, whereas a bare ACK can be
+ * seen before the segment it acknowledges. */
+void bs_reasm_ack(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int dir, uint32_t ack,
+		  const struct bs_reasm_cb *cb, void *ctx);
+
 /* Flow is closing (RST, timeout, eviction): deliver what can be delivered,
  * report remaining holes as gaps, and return all blocks to the pool. */
 void bs_reasm_flush(struct bs_reasm_pool *pool, struct bs_reasm_dir *d, int dir,

@@ -353,6 +353,9 @@ static void process(struct bs_worker *w, const uint8_t *data, uint32_t len)
 	if (p.tcp_flags & BS_TCP_SYN)
 		f->state |= (p.tcp_flags & BS_TCP_ACK) ? BS_FL_SYNACK : BS_FL_SYN;
 	w->cur_slot = slot;
+	if (p.payload_len && (p.tcp_flags & BS_TCP_ACK))
+		/* data that answers bytes we never saw: declare them lost now */
+		bs_reasm_ack(w->reasm, &f->rd[dir ^ 1], dir ^ 1, p.ack, &ra_cb, w);
 	bs_reasm_segment(w->reasm, &f->rd[dir], dir, p.seq, (p.tcp_flags & BS_TCP_SYN) != 0,
 			 (p.tcp_flags & BS_TCP_FIN) != 0, p.payload, p.payload_len, &ra_cb, w);
 	if (p.tcp_flags & BS_TCP_FIN)

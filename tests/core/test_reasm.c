@@ -373,6 +373,59 @@ static void test_fin_with_hole(void)
 	bs_reasm_pool_free(pool);
 }
 
+/* The peer's ACK says bytes reached it that the capture never saw: they
+ * are declared a gap at once, buffered data inside the range is delivered,
+ * and ACKs behind or far beyond the stream change nothing. */
+static void test_ack_declares_loss(void)
+{
+	struct bs_reasm_pool *pool = bs_reasm_pool_create(64, 64 * 1024);
+	struct rec *r = rec_new();
+	struct bs_reasm_dir d;
+
+	/* a lost segment [10,20) with nothing after it: the ACK of 20 gives it up */
+	bs_reasm_dir_init(&d);
+	syn(pool, &d, r, 1000);
+	seg(pool, &d, r, 1000, 0, 10, false);
+	bs_reasm_ack(pool, &d, 0, 1000 + 1 + 10, &cb, r); /* behind: nothing */
+	CHECK(r->gap_calls[0] == 0);
+	bs_reasm_ack(pool, &d, 0, 1000 + 1 + 20, &cb, r);
+	CHECK(r->gap_calls[0] == 1 && r->gap_bytes[0] == 10 && r->anom[0][BS_REASM_GAP] == 1);
+	seg(pool, &d, r, 1000, 20, 10, false); /* the stream goes on in order */
+	CHECK(r->delivered[0] == 20 && matches(r, 0, 30) && memcmp(r->buf[0] + 20, stream + 20, 10) == 0);
+
+	/* a hole with buffered data after it: the ACK past both delivers it */
+	bs_reasm_dir_init(&d);
+	memset(r, 0, sizeof(*r));
+	syn(pool, &d, r, 0);
+	seg(pool, &d, r, 0, 0, 10, false);
+	seg(pool, &d, r, 0, 20, 10, false);
+	seg(pool, &d, r, 0, 40, 10, false);
+	bs_reasm_ack(pool, &d, 0, 1 + 35, &cb, r);
+	CHECK(r->gap_bytes[0] == 15 && r->delivered[0] == 20 && bs_reasm_pool_in_use(pool) == 1);
+	bs_reasm_ack(pool, &d, 0, 1 + 50, &cb, r);
+	CHECK(r->gap_bytes[0] == 20 && r->delivered[0] == 30 && bs_reasm_pool_in_use(pool) == 0);
+	CHECK(matches(r, 0, 50));
+
+	/* the ACK of a FIN covers one sequence number that is not data */
+	bs_reasm_dir_init(&d);
+	memset(r, 0, sizeof(*r));
+	syn(pool, &d, r, 0);
+	seg(pool, &d, r, 0, 0, 10, false);
+	seg(pool, &d, r, 0, 20, 0, true);
+	bs_reasm_ack(pool, &d, 0, 1 + 21, &cb, r);
+	CHECK(r->gap_bytes[0] == 10 && d.closed);
+
+	/* an ACK absurdly far ahead (forged, or not this stream) is ignored */
+	bs_reasm_dir_init(&d);
+	memset(r, 0, sizeof(*r));
+	syn(pool, &d, r, 0);
+	seg(pool, &d, r, 0, 0, 10, false);
+	bs_reasm_ack(pool, &d, 0, 1 + 10 + BS_REASM_MAX_AHEAD + 1, &cb, r);
+	CHECK(r->gap_calls[0] == 0);
+	free(r);
+	bs_reasm_pool_free(pool);
+}
+
 static void test_dir_cap_gap(void)
 {
 	/* 4 blocks per direction */
@@ -703,6 +756,7 @@ int main(void)
 	test_midstream();
 	test_fin();
 	test_fin_with_hole();
+	test_ack_declares_loss();
 	test_dir_cap_gap();
 	test_pool_exhaustion();
 	test_flush();
