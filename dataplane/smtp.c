@@ -81,7 +81,8 @@ struct bs_smtp_session {
 	uint8_t tls_record;     /* at session end, report a record for the encrypted part */
 	uint8_t starttls_sent;  /* STARTTLS command awaiting its reply */
 	uint8_t auth_expect;    /* a 334 was seen: the next client line is SASL data */
-	uint8_t pipelined;      /* the client sent a command while others were pending */
+	uint8_t pipelined;      /* the client sent several commands in one segment */
+	uint8_t call_cmds;      /* commands completed in the current client segment */
 	uint8_t reply_cont;     /* inside a multi-line reply */
 	uint8_t ended;
 	uint16_t reply_lines;   /* lines of the current reply so far */
@@ -178,6 +179,20 @@ static void anomaly(struct bs_smtp_session *s, uint32_t bit)
 }
 
 static void msg_stop(struct bs_smtp_session *s);
+
+/* An anomaly of the reply stream: on every transaction still waiting for
+ * replies (or open), else as anomaly(). */
+static void anomaly_waiting(struct bs_smtp_session *s, uint32_t bit)
+{
+	bool flagged = false;
+	for (uint8_t k = 0; k < SLOTS; k++)
+		if (s->slot[k].used && s->slot[k].t && (!s->slot[k].closed || s->slot[k].refs)) {
+			s->slot[k].t->anomalies |= bit;
+			flagged = true;
+		}
+	if (!flagged)
+		anomaly(s, bit);
+}
 
 static void slot_end(struct bs_smtp_session *s, uint8_t k)
 {
@@ -289,19 +304,14 @@ static void q_push(struct bs_smtp_session *s, uint8_t cmd, uint8_t slot, uint16_
 		slot_unref(s, old->slot);
 		anomaly(s, BS_ANOM_GARBAGE);
 	}
-	/* pipelining: a real command sent while others still wait (not the
-	 * greeting: a client talking before it is an early talker) */
-	if (cmd != C_CONNECT && cmd != C_AUTH_LINE) {
-		for (uint32_t i = 0; i < s->q_len; i++) {
-			uint8_t c = s->q[(s->q_head + i) % BS_SMTP_PENDING_MAX].cmd;
-			if (c != C_CONNECT) {
-				s->pipelined = 1;
-				struct bs_txn *t = cur_txn(s);
-				if (t)
-					t->pipelining = 1;
-				break;
-			}
-		}
+	/* pipelining: several commands in one segment. ("A command sent while
+	 * others still wait" would be fooled by replies held up behind a hole
+	 * in the capture.) */
+	if (cmd != C_CONNECT && cmd != C_AUTH_LINE && ++s->call_cmds >= 2 && !s->pipelined) {
+		s->pipelined = 1;
+		struct bs_txn *t = cur_txn(s);
+		if (t)
+			t->pipelining = 1;
 	}
 	struct pending *e = &s->q[(s->q_head + s->q_len) % BS_SMTP_PENDING_MAX];
 	e->cmd = cmd;
@@ -1042,6 +1052,13 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 		slot_unref(s, k);
 		e = q_first(s);
 	}
+	if (e->cmd == C_DATA && code < 400 && code != 354) {
+		/* DATA is answered 354 or refused (4xx/5xx), never 2xx: this
+		 * reply answers a command we did not see (lost in a hole) */
+		s->st->unpaired_replies++;
+		anomaly(s, BS_ANOM_UNPAIRED_REPLY);
+		return;
+	}
 	struct pending ent = *e;
 	q_pop(s);
 	struct bs_txn *t = slot_txn(s, ent.slot);
@@ -1096,6 +1113,20 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 static void early_drain(struct bs_smtp_session *s)
 {
 	while (s->early_n && s->q_len && s->cmode != M_TLS) {
+		if (q_first(s)->cmd == C_DATA && s->early[s->early_head] != 354) {
+			/* a 354 only answers DATA: replies held before it answered
+			 * commands we never saw (lost in the hole) */
+			uint8_t j;
+			for (j = 1; j < s->early_n; j++)
+				if (s->early[(s->early_head + j) % EARLY_MAX] == 354)
+					break;
+			if (j < s->early_n) {
+				s->early_head = (uint8_t)((s->early_head + j) % EARLY_MAX);
+				s->early_n = (uint8_t)(s->early_n - j);
+				s->st->unpaired_replies += j;
+				anomaly(s, BS_ANOM_UNPAIRED_REPLY);
+			}
+		}
 		uint16_t code = s->early[s->early_head];
 		s->early_head = (uint8_t)((s->early_head + 1) % EARLY_MAX);
 		s->early_n--;
@@ -1116,6 +1147,7 @@ static void tent_confirm(struct bs_smtp_session *s)
 	for (uint8_t i = 0; i < k; i++) {
 		const char *e = memchr(p, '\n', TENT_BYTES - (size_t)(p - s->tent));
 		s->now = s->tent_ts[i];
+		s->call_cmds = 0; /* segment boundaries of held lines are not known */
 		client_line(s, p, (size_t)(e - p), false, false);
 		p = e + 1;
 	}
@@ -1348,6 +1380,7 @@ void bs_smtp_data(struct bs_smtp_session *s, bool from_client, const uint8_t *p,
 	if (s->ended || n == 0)
 		return;
 	s->now = ts_ns;
+	s->call_cmds = 0;
 	if (from_client)
 		client_data(s, p, n);
 	else
@@ -1368,7 +1401,7 @@ void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n)
 		s->sv.overflow = 0;
 		s->sv.discard = 1;
 		s->reply_cont = 0;
-		anomaly(s, BS_ANOM_GAP);
+		anomaly_waiting(s, BS_ANOM_GAP);
 		return;
 	}
 	if (s->cmode == M_DATA_WAIT) {
@@ -1437,14 +1470,7 @@ void bs_smtp_session_end(struct bs_smtp_session *s, uint32_t anom, uint64_t ts_n
 	if (s->early_n) {
 		/* replies whose commands never came */
 		s->st->unpaired_replies += s->early_n;
-		bool flagged = false;
-		for (uint8_t k = 0; k < SLOTS; k++)
-			if (s->slot[k].used && s->slot[k].t && (!s->slot[k].closed || s->slot[k].refs)) {
-				s->slot[k].t->anomalies |= BS_ANOM_UNPAIRED_REPLY;
-				flagged = true;
-			}
-		if (!flagged)
-			anomaly(s, BS_ANOM_UNPAIRED_REPLY);
+		anomaly_waiting(s, BS_ANOM_UNPAIRED_REPLY);
 		s->early_n = 0;
 	}
 	/* the message in progress is cut short */

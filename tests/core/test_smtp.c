@@ -693,6 +693,34 @@ static void test_gaps(void)
 	CHECK_EQ(R.st.unpaired_replies, 0);
 	rec_free(&R);
 
+	/* a command lost in the capture (EHLO), the gap known at once: every
+	 * later reply arrives one step early; DATA still gets its 354 */
+	rec_init(&R, false);
+	S(&R, "220 mx ESMTP\r\n");
+	bs_smtp_gap(R.s, true, 26);
+	S(&R, "250-mx Hello\r\n250 SMTPUTF8\r\n");
+	C(&R, "MAIL FROM:<alice@example.org>\r\n");
+	S(&R, "250 2.1.0 Ok\r\n");
+	C(&R, "RCPT TO:<bob@example.net>\r\n");
+	S(&R, "250 2.1.5 Ok\r\n");
+	C(&R, "DATA\r\n");
+	S(&R, "354 go\r\n");
+	C(&R, "Subject: after a lost EHLO\r\n\r\nbody\r\n.\r\n");
+	S(&R, "250 queued\r\n");
+	C(&R, "QUIT\r\n");
+	S(&R, "221 bye\r\n");
+	rec_end(&R, 0);
+	CHECK_EQ(R.n_ended, 1);
+	t = R.ended[0];
+	CHECK_STR(t->helo, "");
+	CHECK_EQ(t->data_code, 250);
+	CHECK_STR(t->subject, "after a lost EHLO");
+	CHECK_EQ(t->pipelining, 0);
+	CHECK_EQ(t->anomalies, BS_ANOM_GAP | BS_ANOM_UNPAIRED_REPLY);
+	CHECK_EQ(R.st.garbage, 0);
+	CHECK_EQ(R.st.unpaired_replies, 1);
+	rec_free(&R);
+
 	/* the 354 was lost: the reply after the message is for its end */
 	rec_init(&R, false);
 	rec_hello(&R, "");
