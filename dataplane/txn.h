@@ -114,6 +114,7 @@ struct bs_txn {
 	uint16_t hdr_seen;         /* BS_HDR_SEEN_*: header fields present (first wins) */
 	/* verdict (detection hook) */
 	struct bs_verdict verdict;
+	uint8_t ledger_recorded;   /* outbound: already in the ledger (at end of data) */
 };
 
 /* bs_txn.hdr_seen: which header fields the message had (an empty value is

@@ -95,6 +95,13 @@ static int hook_msg_data(void *ctx, struct bs_txn *t, enum bs_msg_part part, uin
 	return part == BS_PART_BODY ? BS_HOOK_SKIP_BODY : BS_HOOK_CONTINUE;
 }
 
+static void hook_data_end(void *ctx, struct bs_txn *t)
+{
+	struct bs_sess_ctx *sc = ctx;
+	if (sc->w->det)
+		bs_detect_txn_data_end(sc->w->det, t);
+}
+
 static void hook_txn_end(void *ctx, struct bs_txn *t)
 {
 	struct bs_sess_ctx *sc = ctx;
@@ -489,7 +496,8 @@ struct bs_worker *bs_worker_create(unsigned id, const struct bs_config *cfg, str
 	w->timeout_ns[BS_LRU_EST] = (uint64_t)cfg->timeout_est_s * 1000000000ull;
 	w->timeout_ns[BS_LRU_CLOSED] = (uint64_t)cfg->timeout_closed_s * 1000000000ull;
 	w->hooks = (struct bs_smtp_hooks){.txn_alloc = hook_txn_alloc, .txn_data_begin = hook_data_begin,
-					  .msg_data = hook_msg_data, .txn_end = hook_txn_end};
+					  .msg_data = hook_msg_data, .txn_end = hook_txn_end,
+					  .txn_data_end = hook_data_end};
 
 	snprintf(name, sizeof(name), "bs_ft%u", id);
 	w->ft = bs_flow_table_create(name, cfg->flows_per_worker, socket);

@@ -649,29 +649,36 @@ void bs_classify_no_message(struct bs_classifier *c, struct bs_txn *t, uint8_t c
 		add_reason(v, "no-detection-slot", NULL, 0);
 }
 
+void bs_classify_record_outbound(struct bs_classifier *c, struct bs_txn *t, const struct bs_msg_facts *f)
+{
+	if (!c->ledger || t->ledger_recorded || t->direction != BS_DIR_OUTBOUND || !t->data_started ||
+	    !t->has_mail_from || t->null_sender || !t->mail_from[0])
+		return;
+	uint32_t now = bs_classify_now_s(t);
+	char buf[BS_ADDR_MAX];
+	const char *sender = untag(t->mail_from, buf, sizeof buf);
+	const char *mid = f && f->message_id[0] ? f->message_id : t->message_id;
+	if (mid[0])
+		bs_ledger_record_msgid(c->ledger, mid, now);
+	bs_ledger_record_sender(c->ledger, sender, now);
+	for (int i = 0; i < t->n_rcpt && i < BS_MAX_RCPT; i++)
+		if (t->rcpt[i].code == 0 || (t->rcpt[i].code >= 200 && t->rcpt[i].code < 300)) {
+			bs_ledger_record_pair(c->ledger, sender, t->rcpt[i].addr, now);
+			bs_ledger_record_domain(c->ledger, sender, t->rcpt[i].addr, now);
+		}
+	t->ledger_recorded = 1;
+	count(&c->n_ledger_recorded);
+	if (now > __atomic_load_n(&c->last_ts, __ATOMIC_RELAXED))
+		__atomic_store_n(&c->last_ts, now, __ATOMIC_RELAXED);
+}
+
 void bs_classify_end(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_txn *t,
 		     const struct bs_msg_facts *f)
 {
 	uint32_t now = bs_classify_now_s(t);
-	/* the outbound ledger: what our users really sent */
-	if (c->ledger && t->direction == BS_DIR_OUTBOUND && t->data_started && t->has_mail_from &&
-	    !t->null_sender && t->mail_from[0]) {
-		char buf[BS_ADDR_MAX];
-		const char *sender = untag(t->mail_from, buf, sizeof buf);
-		const char *mid = f && f->message_id[0] ? f->message_id : t->message_id;
-		if (mid[0])
-			bs_ledger_record_msgid(c->ledger, mid, now);
-		bs_ledger_record_sender(c->ledger, sender, now);
-		for (int i = 0; i < t->n_rcpt && i < BS_MAX_RCPT; i++)
-			if (t->rcpt[i].code == 0 || (t->rcpt[i].code >= 200 && t->rcpt[i].code < 300))
-			{
-				bs_ledger_record_pair(c->ledger, sender, t->rcpt[i].addr, now);
-				bs_ledger_record_domain(c->ledger, sender, t->rcpt[i].addr, now);
-			}
-		count(&c->n_ledger_recorded);
-		if (now > __atomic_load_n(&c->last_ts, __ATOMIC_RELAXED))
-			__atomic_store_n(&c->last_ts, now, __ATOMIC_RELAXED);
-	}
+	/* the outbound ledger: what our users really sent (normally recorded
+	 * already at end of data: the bounce may arrive before the reply) */
+	bs_classify_record_outbound(c, t, f);
 	uint8_t cls = t->verdict.cls;
 	/* a source of legitimate inbound mail: never dropped wholesale later */
 	if (t->direction != BS_DIR_OUTBOUND && (cls == BS_CLASS_CLEAN || cls == BS_CLASS_LEGIT_BOUNCE))

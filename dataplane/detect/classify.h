@@ -101,6 +101,8 @@ bool bs_classify_eval(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_
 void bs_classify_no_message(struct bs_classifier *c, struct bs_txn *t, uint8_t cls);
 /* End of transaction bookkeeping: ledger recording of outbound mail, the
  * legitimate-source memory, counters. */
+/* Records an outbound transaction in the ledger (once per transaction). */
+void bs_classify_record_outbound(struct bs_classifier *c, struct bs_txn *t, const struct bs_msg_facts *f);
 void bs_classify_end(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_txn *t,
 		     const struct bs_msg_facts *f);
 

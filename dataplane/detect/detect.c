@@ -354,6 +354,12 @@ int bs_detect_msg_data(struct bs_detect_worker *w, struct bs_txn *t, enum bs_msg
 	return s->decided ? BS_HOOK_SKIP_BODY : BS_HOOK_CONTINUE;
 }
 
+void bs_detect_txn_data_end(struct bs_detect_worker *w, struct bs_txn *t)
+{
+	struct det_slot *s = slot_of(w, t);
+	bs_classify_record_outbound(&w->d->cls, t, s ? &s->facts : NULL);
+}
+
 void bs_detect_txn_end(struct bs_detect_worker *w, struct bs_txn *t)
 {
 	struct bs_classifier *c = &w->d->cls;

@@ -63,6 +63,10 @@ void bs_detect_worker_destroy(struct bs_detect_worker *w);
 void bs_detect_txn_begin(struct bs_detect_worker *w, struct bs_txn *t);   /* at txn_data_begin */
 int bs_detect_msg_data(struct bs_detect_worker *w, struct bs_txn *t, enum bs_msg_part part,
 		       uint64_t off, const uint8_t *p, uint32_t n);          /* BS_HOOK_* */
+/* The message has left the client (end of data / last BDAT chunk), before
+ * the server's reply: an outbound message enters the ledger now, because
+ * the remote MTA may bounce it before it answers (Exim does). */
+void bs_detect_txn_data_end(struct bs_detect_worker *w, struct bs_txn *t);
 void bs_detect_txn_end(struct bs_detect_worker *w, struct bs_txn *t);     /* before the event */
 
 /* For tests and tools: the shared classifier state (classify.h) and the
