@@ -1181,9 +1181,11 @@ static void server_line(struct bs_smtp_session *s, const char *l, size_t n, bool
 		s->reply_code = code;
 	}
 	s->reply_lines++;
-	/* capabilities: lines after the first of a 250 reply to EHLO */
+	/* capabilities: lines after the first of a 250 reply to EHLO (or of a
+	 * multi-line 250 that came before its command: held behind a hole) */
 	struct pending *e = q_first(s);
-	if (e && e->cmd == C_EHLO && code == 250 && s->reply_lines > 1 && n > 4)
+	if ((e ? e->cmd == C_EHLO && !s->early_n : !s->midstream || s->cl_synced) && code == 250 &&
+	    s->reply_lines > 1 && n > 4)
 		ehlo_keyword(s, l + 4, n - 4);
 	if (more) {
 		s->reply_cont = 1;

@@ -693,6 +693,21 @@ static void test_gaps(void)
 	CHECK_EQ(R.st.unpaired_replies, 0);
 	rec_free(&R);
 
+	/* the EHLO command held behind a hole: its reply (capabilities
+	 * included) comes first */
+	rec_init(&R, false);
+	S(&R, "220 mx ESMTP\r\n");
+	S(&R, "250-mx Hello\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+	bs_smtp_gap(R.s, true, 3);
+	C(&R, "LO client.example\r\n");
+	C(&R, "MAIL FROM:<a@x>\r\n");
+	S(&R, "250 ok\r\n");
+	rec_end(&R, 0);
+	CHECK_EQ(bs_smtp_session_caps(R.s), BS_SMTP_CAP_PIPELINING | BS_SMTP_CAP_CHUNKING);
+	CHECK_EQ(R.n_ended, 1);
+	CHECK_EQ(R.ended[0]->pipelining, 1);
+	rec_free(&R);
+
 	/* a command lost in the capture (EHLO), the gap known at once: every
 	 * later reply arrives one step early; DATA still gets its 354 */
 	rec_init(&R, false);
