@@ -18,6 +18,7 @@ void bs_config_defaults(struct bs_config *c)
 	c->txn_per_worker = 4096;
 	c->detect_slots = 1024;        /* x ~33 KiB of parser state and facts */
 	c->ledger_save_s = 300;
+	c->idle_sleep_us = 20;
 	c->reasm_blocks = 32768;       /* x block size (2 KiB) = 64 MiB per worker */
 	c->reasm_dir_cap = 256 * 1024;
 	c->timeout_new_s = 30;
@@ -57,6 +58,8 @@ void bs_config_usage(FILE *f)
 		"  --reasm-blocks N         out-of-order buffer blocks (2 KiB) per worker (default 32768)\n"
 		"  --reasm-dir-cap BYTES    out-of-order bytes buffered per direction (default 262144)\n"
 		"  --timeout-new S / --timeout-established S / --timeout-closed S   flow timeouts\n"
+		"  --idle-sleep US          live: after ~1000 empty polls, sleep US microseconds per poll\n"
+		"                           (default 20; 0 = pure busy polling)\n"
 		"  --quiet                  no summary on stderr\n"
 		"  --bench N                load --pcap into memory and replay it N times; print throughput\n"
 		"  --version, --help\n"
@@ -105,7 +108,7 @@ static int push_list(const char *opt, const char **list, int *n, const char *v, 
 enum { O_PCAP = 256, O_HOME_NET, O_HOME_DOMAIN, O_HOME_RELAY, O_BATV, O_EVENTS, O_SUMMARY, O_PORTS,
        O_TLS_PORTS, O_RULES, O_POLICY, O_LEDGER, O_LEDGER_WIN, O_NO_LEDGER, O_NO_DETECT, O_ENFORCE,
        O_PIN, O_FLOWS, O_SESSIONS, O_RBLOCKS, O_RDIRCAP, O_TO_NEW, O_TO_EST, O_TO_CLOSED, O_QUIET,
-       O_VERSION, O_HELP, O_BENCH, O_WARMUP, O_LSAVE, O_DSLOTS };
+       O_VERSION, O_HELP, O_BENCH, O_WARMUP, O_LSAVE, O_DSLOTS, O_IDLE };
 
 static const struct option opts[] = {
 	{"pcap", required_argument, 0, O_PCAP},
@@ -125,6 +128,7 @@ static const struct option opts[] = {
 	{"ledger-warmup", required_argument, 0, O_WARMUP},
 	{"ledger-save-interval", required_argument, 0, O_LSAVE},
 	{"detect-slots", required_argument, 0, O_DSLOTS},
+	{"idle-sleep", required_argument, 0, O_IDLE},
 	{"no-detect", no_argument, 0, O_NO_DETECT},
 	{"enforce", no_argument, 0, O_ENFORCE},
 	{"bpf-pin", required_argument, 0, O_PIN},
@@ -179,6 +183,7 @@ int bs_config_parse(struct bs_config *c, int argc, char **argv, char *err, size_
 		case O_NO_LEDGER: d->ledger_disabled = true; break;
 		case O_WARMUP: r = parse_u32("--ledger-warmup", optarg, 0, &d->ledger_warmup_s, err, errlen); break;
 		case O_LSAVE: r = parse_u32("--ledger-save-interval", optarg, 1, &c->ledger_save_s, err, errlen); break;
+		case O_IDLE: r = parse_u32("--idle-sleep", optarg, 0, &c->idle_sleep_us, err, errlen); break;
 		case O_DSLOTS: r = parse_u32("--detect-slots", optarg, 1, &c->detect_slots, err, errlen); break;
 		case O_NO_DETECT: c->no_detect = true; break;
 		case O_ENFORCE: c->enforce = true; break;

@@ -19,6 +19,7 @@ struct bs_config {
 	uint32_t txn_per_worker;       /* transaction records in flight */
 	uint32_t detect_slots;         /* transactions under detection at once, per worker */
 	uint32_t ledger_save_s;        /* save the ledger this often (live runs) */
+	uint32_t idle_sleep_us;        /* live: nap this long when a poll loop has been idle a while */
 	uint32_t reasm_blocks;         /* out-of-order buffer blocks per worker */
 	uint32_t reasm_dir_cap;        /* out-of-order bytes per direction */
 	uint32_t timeout_new_s, timeout_est_s, timeout_closed_s;

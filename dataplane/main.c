@@ -28,6 +28,7 @@
 #include "flow_key.h"
 #include "event_writer.h"
 #include "port.h"
+#include "rfc2047.h"
 #include "stats.h"
 #include "verdict_msg.h"
 #include "worker.h"
@@ -455,6 +456,8 @@ int main(int argc, char **argv)
 		saver.interval_s = cfg.ledger_save_s;
 		saver_running = rte_ctrl_thread_create(&saver.thread, "bs-ledger", NULL, ledger_saver_main, &saver) == 0;
 	}
+	if (inline_mode)
+		bs_rfc2047_thread_init(); /* the main lcore is the worker: open its charset converters now */
 	double t0 = now_s();
 	uint64_t c0 = rte_rdtsc();
 	if (!inline_mode) {
@@ -471,6 +474,7 @@ int main(int argc, char **argv)
 		struct rte_mbuf *pkts[BS_BURST];
 		double last_progress = now_s();
 		uint64_t last_seen = 0;
+		unsigned main_idle = 0;
 		while (!bs_quit) {
 			unsigned got = 0;
 			if (bench) {
@@ -510,6 +514,9 @@ int main(int argc, char **argv)
 			} else {
 				usleep(1000);
 			}
+			main_idle = got ? 0 : main_idle + 1;
+			if (!cfg.pcap && cfg.idle_sleep_us && main_idle > 1024)
+				rte_delay_us_sleep(cfg.idle_sleep_us);
 			if (got == 0 && cfg.pcap) {
 				/* replay ends when the PMD has handed over every frame of the file */
 				uint64_t seen = ports_received();

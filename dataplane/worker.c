@@ -443,7 +443,11 @@ int bs_worker_loop(void *arg)
 				break;
 			if (idle % 64 == 0)
 				bs_worker_housekeeping(w);
-			rte_pause();
+			if (!w->offline && w->cfg->idle_sleep_us && idle > 1024)
+				/* an idle tap need not burn a core; at load the loop never gets here */
+				rte_delay_us_sleep(w->cfg->idle_sleep_us);
+			else
+				rte_pause();
 			continue;
 		}
 		for (unsigned i = 0; i < n; i++) {
@@ -452,6 +456,7 @@ int bs_worker_loop(void *arg)
 			bs_worker_packet(w, pkts[i]);
 		}
 		rte_pktmbuf_free_bulk(pkts, n);
+		idle = 0;
 		bs_worker_housekeeping(w);
 	}
 	return 0;
