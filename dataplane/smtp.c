@@ -20,118 +20,10 @@
  * memchr, a BDAT body is skipped by length. */
 #include <stddef.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 #include <strings.h>
-#include "smtp.h"
-#include "mail_hdr.h"
+#include "smtp_priv.h"
 
 _Static_assert(BS_SMTP_HDR_FIELD_MAX == BS_MAIL_FIELD_MAX, "header field limit differs");
-
-enum cmd {
-	C_CONNECT = 1, /* pseudo command answered by the greeting */
-	C_EHLO, C_HELO, C_MAIL, C_RCPT, C_DATA, C_EOD, C_BDAT, C_RSET, C_QUIT,
-	C_STARTTLS, C_AUTH, C_AUTH_LINE, C_NOOP, C_VRFY, C_EXPN, C_HELP, C_OTHER, C_UNKNOWN,
-};
-
-#define NOSLOT 0xFF
-#define EARLY_MAX 16  /* replies held until the commands they answer show up */
-#define TENT_BYTES 512 /* midstream: command lines held until the server answers */
-#define TENT_LINES 8
-#define SLOTS 8  /* transactions a client can pipeline before their replies come */
-#define NO_RCPT 0xFFFF
-
-struct pending {
-	uint8_t cmd;    /* enum cmd */
-	uint8_t slot;   /* transaction slot the reply is for, NOSLOT if none */
-	uint8_t last;   /* BDAT ... LAST */
-	uint16_t rcpt;  /* RCPT: index in rcpt[], NO_RCPT if not recorded */
-};
-
-struct slot {
-	struct bs_txn *t;  /* NULL when txn_alloc had none: parsed, not recorded */
-	uint16_t refs;     /* pending commands that refer to this slot */
-	uint8_t used;
-	uint8_t closed;    /* the client ended the transaction */
-	uint32_t seq;      /* opening order: the oldest is forced out first */
-};
-
-struct line {
-	uint32_t len;
-	uint8_t overflow;  /* line longer than the buffer: rest skipped */
-	uint8_t discard;   /* after a gap: drop bytes up to the next LF */
-	char buf[BS_SMTP_LINE_MAX];
-};
-
-enum cmode { M_CMD = 0, M_DATA_WAIT, M_DATA, M_BDAT, M_TLS, M_DEAD };
-enum dstate { D_LINE_START = 0, D_MID, D_DOT, D_DOT_CR };
-
-struct bs_smtp_session {
-	const struct bs_smtp_hooks *h;
-	void *ctx;
-	struct bs_smtp_stats *st;
-	uint64_t now;
-
-	uint8_t cmode;          /* what the client stream carries now */
-	uint8_t dstate;         /* DATA: where in a line */
-	uint8_t midstream;
-	uint8_t cl_synced, sv_synced;
-	uint8_t tls;            /* STARTTLS succeeded: nothing more is readable */
-	uint8_t tls_record;     /* at session end, report a record for the encrypted part */
-	uint8_t starttls_sent;  /* STARTTLS command awaiting its reply */
-	uint8_t auth_expect;    /* a 334 was seen: the next client line is SASL data */
-	uint8_t pipelined;      /* the client sent several commands in one segment */
-	uint8_t call_cmds;      /* commands completed in the current client segment */
-	uint8_t reply_cont;     /* inside a multi-line reply */
-	uint8_t ended;
-	uint16_t reply_lines;   /* lines of the current reply so far */
-	uint16_t reply_code;
-	uint32_t caps;          /* BS_SMTP_CAP_* */
-	uint32_t n_txn;         /* MAIL commands seen (index of the next transaction) */
-	uint32_t session_anom;  /* bits every transaction of the session carries */
-	uint32_t next_anom;     /* bits seen between transactions: go to the next one */
-	uint64_t tls_ts;
-
-	/* transactions */
-	uint8_t cur;            /* slot of the open transaction (envelope), NOSLOT */
-	uint8_t msg;            /* slot receiving message bytes, NOSLOT */
-	uint8_t data_slot;      /* slot of the last DATA command */
-	struct slot slot[SLOTS];
-
-	/* message being received */
-	uint8_t msg_active;
-	uint8_t msg_skip;       /* consumer needs no more body bytes */
-	uint8_t bdat_last;
-	uint8_t msg_gap;        /* bytes of this message were lost */
-	uint64_t msg_off;       /* message bytes so far (after unstuffing) */
-	uint64_t bdat_left;     /* bytes left in the current BDAT chunk */
-	struct bs_mail_hdr hdr;
-
-	/* Replies with no pending command. The reassembler holds client bytes
-	 * behind a hole until it gives up on it, while the server's replies
-	 * to them are delivered: such replies wait here for their commands.
-	 * Left over at session end, they are unpaired. */
-	uint8_t early_head, early_n;
-	uint16_t early[EARLY_MAX];
-
-	/* Picked up midstream, a line with a command's syntax may still be
-	 * text inside a message (bounces quote whole SMTP dialogues). It is
-	 * held here and becomes a command only when the server answers it;
-	 * any other client line in between (a quoted "250 Ok", the "." that
-	 * ends the message) shows it was text. */
-	uint16_t tent_len;
-	uint8_t tent_n;
-	uint64_t tent_ts[TENT_LINES];
-	char tent[TENT_BYTES];
-
-	/* pending commands (ring) */
-	uint32_t q_head, q_len;
-	struct pending q[BS_SMTP_PENDING_MAX];
-
-	char helo[BS_HELO_MAX];
-	struct line cl, sv;
-};
 
 size_t bs_smtp_session_size(void)
 {
@@ -156,14 +48,9 @@ uint32_t bs_smtp_session_transactions(const struct bs_smtp_session *s)
 /* ------------------------------------------------------------------ */
 /* transaction slots                                                   */
 
-static inline struct bs_txn *slot_txn(struct bs_smtp_session *s, uint8_t k)
-{
-	return k == NOSLOT ? NULL : s->slot[k].t;
-}
-
 static inline struct bs_txn *cur_txn(struct bs_smtp_session *s)
 {
-	return slot_txn(s, s->cur);
+	return bs_smtp_slot_txn(s, s->cur);
 }
 
 /* An anomaly seen now: on the open transaction, else on the next one. */
@@ -171,14 +58,13 @@ static void anomaly(struct bs_smtp_session *s, uint32_t bit)
 {
 	struct bs_txn *t = cur_txn(s);
 	if (!t && s->msg != NOSLOT)
-		t = slot_txn(s, s->msg);
+		t = bs_smtp_slot_txn(s, s->msg);
 	if (t)
 		t->anomalies |= bit;
 	else
 		s->next_anom |= bit;
 }
 
-static void msg_stop(struct bs_smtp_session *s);
 
 /* An anomaly of the reply stream: on every transaction still waiting for
  * replies (or open), else as anomaly(). */
@@ -194,11 +80,11 @@ static void anomaly_waiting(struct bs_smtp_session *s, uint32_t bit)
 		anomaly(s, bit);
 }
 
-static void slot_end(struct bs_smtp_session *s, uint8_t k)
+void bs_smtp_slot_end(struct bs_smtp_session *s, uint8_t k)
 {
 	struct slot *sl = &s->slot[k];
 	if (s->msg == k)
-		msg_stop(s);
+		bs_smtp_msg_stop(s);
 	if (sl->refs) {
 		/* forced: forget the queued commands that pointed here */
 		for (uint32_t i = 0; i < s->q_len; i++) {
@@ -223,12 +109,12 @@ static void slot_close(struct bs_smtp_session *s, uint8_t k)
 	if (k == NOSLOT)
 		return;
 	if (s->msg == k && s->cmode == M_CMD)
-		msg_stop(s); /* BDAT message abandoned between chunks (RSET, MAIL...) */
+		bs_smtp_msg_stop(s); /* BDAT message abandoned between chunks (RSET, MAIL...) */
 	s->slot[k].closed = 1;
 	if (s->cur == k)
 		s->cur = NOSLOT;
 	if (s->slot[k].refs == 0 && s->msg != k)
-		slot_end(s, k);
+		bs_smtp_slot_end(s, k);
 }
 
 static void slot_unref(struct bs_smtp_session *s, uint8_t k)
@@ -239,7 +125,7 @@ static void slot_unref(struct bs_smtp_session *s, uint8_t k)
 	if (sl->refs)
 		sl->refs--;
 	if (sl->refs == 0 && sl->closed && s->msg != k)
-		slot_end(s, k);
+		bs_smtp_slot_end(s, k);
 }
 
 static struct bs_txn *txn_new(struct bs_smtp_session *s)
@@ -275,7 +161,7 @@ static uint8_t slot_open(struct bs_smtp_session *s)
 			    (best == NOSLOT || s->slot[j].seq < s->slot[best].seq))
 				best = j;
 		k = best == NOSLOT ? 0 : best;
-		slot_end(s, k);
+		bs_smtp_slot_end(s, k);
 	}
 	struct slot *sl = &s->slot[k];
 	sl->used = 1;
@@ -332,211 +218,6 @@ static void q_pop(struct bs_smtp_session *s)
 {
 	s->q_head = (s->q_head + 1) % BS_SMTP_PENDING_MAX;
 	s->q_len--;
-}
-
-/* ------------------------------------------------------------------ */
-/* message content                                                     */
-
-static void msg_begin(struct bs_smtp_session *s, uint8_t k)
-{
-	if (s->msg_active) {
-		/* DATA after BDAT chunks of the same transaction (the server
-		 * refuses it): the message goes on; else the old one is over */
-		if (s->msg == k)
-			return;
-		msg_stop(s);
-	}
-	struct bs_txn *t = slot_txn(s, k);
-	if (t && t->data_started) {
-		/* a second message for one transaction means we lost track
-		 * (replies out of step after gaps): do not mix the two */
-		k = NOSLOT;
-		t = NULL;
-	}
-	s->msg = k;
-	s->msg_active = 1;
-	s->msg_skip = t == NULL; /* unrecorded: nobody consumes the bytes */
-	s->msg_off = 0;
-	s->msg_gap = 0;
-	s->dstate = D_LINE_START;
-	bs_mail_hdr_init(&s->hdr);
-	s->st->messages++;
-	if (t) {
-		t->data_started = 1;
-		if (s->h->txn_data_begin)
-			s->h->txn_data_begin(s->ctx, t);
-	}
-}
-
-/* Unstuffed message bytes, in order. */
-static void msg_bytes(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
-{
-	struct bs_txn *t = slot_txn(s, s->msg);
-	s->st->message_bytes += n;
-	if (!t) {
-		s->msg_off += n;
-		return;
-	}
-	if (!s->hdr.done) {
-		size_t k = bs_mail_hdr_feed(&s->hdr, p, n, bs_mail_hdr_store_field, t);
-		if (k) {
-			if (s->h->msg_data)
-				s->h->msg_data(s->ctx, t, BS_PART_HEADER, s->msg_off, p, (uint32_t)k);
-			s->msg_off += k;
-			t->header_size += (uint32_t)k;
-			p += k;
-			n -= (uint32_t)k;
-		}
-	}
-	if (n) {
-		if (!s->msg_skip && s->h->msg_data &&
-		    s->h->msg_data(s->ctx, t, BS_PART_BODY, s->msg_off, p, n) == BS_HOOK_SKIP_BODY)
-			s->msg_skip = 1;
-		s->msg_off += n;
-	}
-	t->size = s->msg_off;
-}
-
-/* The message is over (end of data, BDAT LAST) or abandoned. */
-static void msg_stop(struct bs_smtp_session *s)
-{
-	if (!s->msg_active)
-		return;
-	struct bs_txn *t = slot_txn(s, s->msg);
-	if (t) {
-		bs_mail_hdr_end(&s->hdr, bs_mail_hdr_store_field, t);
-		t->size = s->msg_off;
-	}
-	s->msg_active = 0;
-	s->msg = NOSLOT;
-}
-
-static void msg_complete(struct bs_smtp_session *s)
-{
-	uint8_t k = s->msg;
-	struct bs_txn *t = slot_txn(s, k);
-	msg_stop(s);
-	if (t) {
-		t->data_complete = 1;
-		if (s->h->txn_data_end)
-			s->h->txn_data_end(s->ctx, t);
-	}
-	if (k != NOSLOT && s->slot[k].closed && s->slot[k].refs == 0)
-		slot_end(s, k);
-}
-
-/* True when body bytes go nowhere: then only the end marker matters. */
-static inline bool msg_skipping(const struct bs_smtp_session *s)
-{
-	return s->msg_skip && s->hdr.done;
-}
-
-/* Deliver p[a..b) of DATA content (already free of stuffing dots). */
-static inline void data_run(struct bs_smtp_session *s, const uint8_t *p, uint32_t a, uint32_t b)
-{
-	if (b <= a)
-		return;
-	if (msg_skipping(s)) {
-		s->msg_off += b - a;
-		s->st->message_bytes += b - a;
-		struct bs_txn *t = slot_txn(s, s->msg);
-		if (t)
-			t->size = s->msg_off;
-	} else {
-		msg_bytes(s, p + a, b - a);
-	}
-}
-
-/* The first LF in [p, end) that is followed by '.' inside [p, end) (the
- * only place where DATA content needs attention: a stuffed dot or the end
- * marker), or NULL. 32 bytes per step with SSE2 (baseline on x86-64). */
-static const uint8_t *find_nl_dot(const uint8_t *p, const uint8_t *end)
-{
-#ifdef __SSE2__
-	const __m128i nl = _mm_set1_epi8('\n'), dot = _mm_set1_epi8('.');
-	while (end - p >= 33) {
-		__m128i a0 = _mm_loadu_si128((const __m128i *)p);
-		__m128i b0 = _mm_loadu_si128((const __m128i *)(p + 1));
-		__m128i a1 = _mm_loadu_si128((const __m128i *)(p + 16));
-		__m128i b1 = _mm_loadu_si128((const __m128i *)(p + 17));
-		unsigned m0 = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a0, nl), _mm_cmpeq_epi8(b0, dot)));
-		unsigned m1 = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a1, nl), _mm_cmpeq_epi8(b1, dot)));
-		if (m0 | m1) {
-			uint32_t m = m0 | m1 << 16;
-			return p + __builtin_ctz(m);
-		}
-		p += 32;
-	}
-#endif
-	while (end - p >= 2) {
-		const uint8_t *q = memchr(p, '\n', (size_t)(end - p - 1));
-		if (!q)
-			return NULL;
-		if (q[1] == '.')
-			return q;
-		p = q + 1;
-	}
-	return NULL;
-}
-
-/* DATA content: dot-unstuffing and the end-of-data marker (CRLF.CRLF, also
- * LF.LF). Returns the bytes consumed; *eod when the marker ended. The CRLF
- * before the final dot belongs to the message (RFC 5321 4.1.1.4). */
-static uint32_t data_scan(struct bs_smtp_session *s, const uint8_t *p, uint32_t n, bool *eod)
-{
-	static const uint8_t cr = '\r';
-	uint32_t i = 0, run = 0;
-	*eod = false;
-	while (i < n) {
-		switch (s->dstate) {
-		case D_LINE_START:
-			if (p[i] == '.') {
-				data_run(s, p, run, i);
-				s->dstate = D_DOT;
-				run = ++i;
-				continue;
-			}
-			s->dstate = D_MID;
-			/* fall through */
-		case D_MID: {
-			/* lines without a leading dot need nothing: jump to the next
-			 * "\n." (runs stay whole for the consumer) */
-			const uint8_t *nl = find_nl_dot(p + i, p + n);
-			if (!nl) {
-				/* a LF at the very end leaves us at a line start */
-				s->dstate = p[n - 1] == '\n' ? D_LINE_START : D_MID;
-				i = n;
-				continue;
-			}
-			i = (uint32_t)(nl - p) + 1;
-			s->dstate = D_LINE_START;
-			continue;
-		}
-		case D_DOT:
-			if (p[i] == '\n') {
-				*eod = true;
-				return i + 1;
-			}
-			if (p[i] == '\r') { /* held back until we know */
-				s->dstate = D_DOT_CR;
-				run = ++i;
-				continue;
-			}
-			s->dstate = D_MID; /* the dot was stuffing: dropped */
-			continue;
-		case D_DOT_CR:
-			if (p[i] == '\n') {
-				*eod = true;
-				return i + 1;
-			}
-			/* ".\r" then something else: the dot was stuffing, the CR is content */
-			data_run(s, &cr, 0, 1);
-			s->dstate = D_MID;
-			continue;
-		}
-	}
-	data_run(s, p, run, i);
-	return i;
 }
 
 /* ------------------------------------------------------------------ */
@@ -797,7 +478,7 @@ static void bdat_chunk_done(struct bs_smtp_session *s)
 {
 	s->cmode = M_CMD;
 	if (s->bdat_last)
-		msg_complete(s);
+		bs_smtp_msg_complete(s);
 }
 
 static void cmd_bdat(struct bs_smtp_session *s, const char *a, size_t n)
@@ -821,8 +502,8 @@ static void cmd_bdat(struct bs_smtp_session *s, const char *a, size_t n)
 	}
 	s->st->bdat_chunks++;
 	if (!s->msg_active) {
-		msg_begin(s, s->cur);
-		struct bs_txn *t = slot_txn(s, s->msg);
+		bs_smtp_msg_begin(s, s->cur);
+		struct bs_txn *t = bs_smtp_slot_txn(s, s->msg);
 		if (t)
 			t->bdat = 1;
 	}
@@ -1003,7 +684,7 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 	if (!e && s->cmode == M_DATA && s->msg_gap) {
 		/* the server answers the end of data we lost in the gap */
 		uint8_t m = s->msg;
-		struct bs_txn *t = slot_txn(s, m);
+		struct bs_txn *t = bs_smtp_slot_txn(s, m);
 		if (t)
 			t->data_code = code;
 		s->cmode = M_CMD;
@@ -1011,9 +692,9 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 			s->cur = NOSLOT;
 		if (m != NOSLOT)
 			s->slot[m].closed = 1;
-		msg_stop(s);
+		bs_smtp_msg_stop(s);
 		if (m != NOSLOT && s->slot[m].refs == 0)
-			slot_end(s, m);
+			bs_smtp_slot_end(s, m);
 		return;
 	}
 	if (!e) {
@@ -1061,7 +742,7 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 	}
 	struct pending ent = *e;
 	q_pop(s);
-	struct bs_txn *t = slot_txn(s, ent.slot);
+	struct bs_txn *t = bs_smtp_slot_txn(s, ent.slot);
 	switch (ent.cmd) {
 	case C_MAIL:
 		if (t)
@@ -1074,7 +755,7 @@ static void reply_done(struct bs_smtp_session *s, uint16_t code)
 	case C_DATA:
 		if (code == 354) {
 			if (s->cmode == M_DATA_WAIT) {
-				msg_begin(s, s->data_slot);
+				bs_smtp_msg_begin(s, s->data_slot);
 				s->cmode = M_DATA;
 			}
 		} else {
@@ -1296,12 +977,12 @@ static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 	while (n) {
 		switch (s->cmode) {
 		case M_DATA_WAIT:
-			msg_begin(s, s->data_slot);
+			bs_smtp_msg_begin(s, s->data_slot);
 			s->cmode = M_DATA;
 			/* fall through */
 		case M_DATA: {
 			bool eod;
-			uint32_t k = data_scan(s, p, n, &eod);
+			uint32_t k = bs_smtp_data_scan(s, p, n, &eod);
 			p += k;
 			n -= k;
 			if (eod) {
@@ -1313,7 +994,7 @@ static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 					s->cur = NOSLOT;
 				if (m != NOSLOT)
 					s->slot[m].closed = 1;
-				msg_complete(s);
+				bs_smtp_msg_complete(s);
 				early_drain(s);
 			}
 			break;
@@ -1321,10 +1002,10 @@ static void client_data(struct bs_smtp_session *s, const uint8_t *p, uint32_t n)
 		case M_BDAT: {
 			uint32_t k = s->bdat_left < n ? (uint32_t)s->bdat_left : n;
 			if (k) {
-				if (msg_skipping(s))
-					data_run(s, p, 0, k); /* counts only */
+				if (bs_smtp_msg_skipping(s))
+					bs_smtp_data_run(s, p, 0, k); /* counts only */
 				else
-					msg_bytes(s, p, k);
+					bs_smtp_msg_bytes(s, p, k);
 			}
 			s->bdat_left -= k;
 			p += k;
@@ -1407,11 +1088,11 @@ void bs_smtp_gap(struct bs_smtp_session *s, bool from_client, uint32_t n)
 		return;
 	}
 	if (s->cmode == M_DATA_WAIT) {
-		msg_begin(s, s->data_slot);
+		bs_smtp_msg_begin(s, s->data_slot);
 		s->cmode = M_DATA;
 	}
 	if (s->cmode == M_DATA || s->cmode == M_BDAT) {
-		struct bs_txn *t = slot_txn(s, s->msg);
+		struct bs_txn *t = bs_smtp_slot_txn(s, s->msg);
 		if (t)
 			t->anomalies |= BS_ANOM_GAP;
 		else
@@ -1477,10 +1158,10 @@ void bs_smtp_session_end(struct bs_smtp_session *s, uint32_t anom, uint64_t ts_n
 	}
 	/* the message in progress is cut short */
 	if (s->msg_active) {
-		struct bs_txn *t = slot_txn(s, s->msg);
+		struct bs_txn *t = bs_smtp_slot_txn(s, s->msg);
 		if (t && !s->tls)
 			t->anomalies |= BS_ANOM_INCOMPLETE;
-		msg_stop(s);
+		bs_smtp_msg_stop(s);
 	}
 	for (uint8_t k = 0; k < SLOTS; k++) {
 		struct slot *sl = &s->slot[k];
@@ -1493,7 +1174,7 @@ void bs_smtp_session_end(struct bs_smtp_session *s, uint32_t anom, uint64_t ts_n
 				sl->t->anomalies |= BS_ANOM_INCOMPLETE;
 		}
 		sl->refs = 0;
-		slot_end(s, k);
+		bs_smtp_slot_end(s, k);
 	}
 	if (s->tls && s->tls_record) {
 		/* the encrypted rest of the session gets a record of its own so
