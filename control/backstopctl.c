@@ -15,6 +15,7 @@ static const struct ctl_cmd cmds[] = {
 	{"xdp", ctl_xdp_main, "xdp attach IFACE [--mode native|generic] | xdp detach IFACE | xdp status | xdp stats"},
 	{"verdict", ctl_verdict_main, "verdict add|del|list|flush ... (see docs/enforcement.md)"},
 	{"allow", ctl_allow_main, "allow add|del PREFIX | allow list"},
+	{"stats", ctl_stats_main, "stats [pipeline|detect|enforcer] [--pid PID]   (live counters of a running backstop)"},
 };
 
 static void usage(FILE *f)

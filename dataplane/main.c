@@ -29,6 +29,7 @@
 #include "event_writer.h"
 #include "port.h"
 #include "rfc2047.h"
+#include "telemetry.h"
 #include "stats.h"
 #include "verdict_msg.h"
 #include "worker.h"
@@ -456,6 +457,10 @@ int main(int argc, char **argv)
 		saver.interval_s = cfg.ledger_save_s;
 		saver_running = rte_ctrl_thread_create(&saver.thread, "bs-ledger", NULL, ledger_saver_main, &saver) == 0;
 	}
+	disp.w = workers;
+	disp.nw = nworkers;
+	disp.offline = cfg.pcap != NULL;
+	bs_telemetry_register(workers, nworkers, inline_mode || rss_mode ? NULL : &disp, det, et);
 	if (inline_mode)
 		bs_rfc2047_thread_init(); /* the main lcore is the worker: open its charset converters now */
 	double t0 = now_s();
@@ -467,9 +472,6 @@ int main(int argc, char **argv)
 				rte_eal_remote_launch(bs_worker_loop, workers[i++], lc);
 		}
 	}
-	disp.w = workers;
-	disp.nw = nworkers;
-	disp.offline = cfg.pcap != NULL;
 	{
 		struct rte_mbuf *pkts[BS_BURST];
 		double last_progress = now_s();
@@ -535,6 +537,7 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < nworkers; i++)
 		atomic_store(&workers[i]->input_done, true);
+	bs_telemetry_unregister();
 	bs_quit = true; /* RSS-mode workers stop on it too */
 	rte_eal_mp_wait_lcore();
 	if (saver_running) {
