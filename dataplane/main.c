@@ -329,9 +329,22 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* rules, policy and ledger first: a typo in a rule file is reported
+	 * before any DPDK set-up, and nothing has to be torn down */
+	struct bs_detect *det = NULL;
+	if (!cfg.no_detect) {
+		det = bs_detect_create(&cfg.det, err, sizeof(err));
+		if (!det) {
+			fprintf(stderr, "backstop: %s\n", err);
+			return 2;
+		}
+	}
+
 	build_eal_args(&eal, uargc, argv, &cfg);
 	if (rte_eal_init(eal.argc, eal.argv) < 0) {
 		fprintf(stderr, "backstop: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		if (det)
+			bs_detect_destroy(det);
 		return 2;
 	}
 	/* a per-run key keeps crafted 5-tuples from piling into one bucket or one worker */
@@ -339,7 +352,6 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	struct bs_detect *det = NULL;
 	struct bs_enforce_thread *et = NULL;
 	struct bs_event_writer *ew = NULL;
 	struct rte_ring *events = NULL, *verdicts = NULL;
@@ -360,13 +372,6 @@ int main(int argc, char **argv)
 	} else if (rte_eth_dev_count_avail() == 0) {
 		fprintf(stderr, "backstop: no DPDK port (give --pcap FILE, or a --vdev/PCI device in the EAL args)\n");
 		goto out;
-	}
-	if (!cfg.no_detect) {
-		det = bs_detect_create(&cfg.det, err, sizeof(err));
-		if (!det) {
-			fprintf(stderr, "backstop: %s\n", err);
-			goto out;
-		}
 	}
 
 	/* lcores: the main lcore dispatches (or runs the only worker) */
