@@ -83,6 +83,38 @@ static inline bool is_ftext(uint8_t c)
 	return c >= 33 && c <= 126 && c != ':';
 }
 
+/* A complete non-blank physical line l[0..n) (its line end not included),
+ * given at a line start: a continuation, a new field, the mbox line, or
+ * (returns -1) the first line of the body. Same outcome as the byte states
+ * in bs_mail_hdr_feed. */
+static int whole_line(struct bs_mail_hdr *h, const uint8_t *l, size_t n, bs_mail_field_fn fn, void *ctx)
+{
+	if (l[0] == ' ' || l[0] == '\t') {
+		if (h->field_open)
+			field_append(h, l, n); /* unfolding: keep the white space */
+		else
+			h->n_skipped++;        /* continuation of nothing */
+		return 0;
+	}
+	flush_field(h, fn, ctx);
+	size_t k = 0;
+	while (k < n && is_ftext(l[k]))
+		k++;
+	if (k < n && l[k] == ':' && k > 0 && k < BS_MAIL_FIELD_MAX) {
+		h->len = 0;
+		h->field_cut = 0;
+		field_append(h, l, n);
+		h->name_len = (uint32_t)k;
+		h->field_open = 1;
+		return 0;
+	}
+	if (h->first_line && k == 4 && k < n && l[k] == ' ' && memcmp(l, "From", 4) == 0) {
+		h->n_skipped++; /* mbox separator line "From sender date" */
+		return 0;
+	}
+	return -1;
+}
+
 size_t bs_mail_hdr_feed(struct bs_mail_hdr *h, const uint8_t *p, size_t n,
 			bs_mail_field_fn fn, void *ctx)
 {
@@ -111,6 +143,21 @@ size_t bs_mail_hdr_feed(struct bs_mail_hdr *h, const uint8_t *p, size_t n,
 					continue;
 				}
 				goto done;
+			}
+			{
+				/* fast path: the whole line is in p, so it is taken in
+				 * one step (the states below serve lines cut by the end
+				 * of p) */
+				size_t e = i + line_end(p + i, n - i);
+				if (e < n) {
+					int r = whole_line(h, p + i, e - i, fn, ctx);
+					if (r < 0)
+						goto body_starts;
+					h->cr = p[e] == '\r';
+					h->first_line = 0;
+					i = e + 1;
+					continue;
+				}
 			}
 			if (c == ' ' || c == '\t') {
 				if (h->field_open) {
