@@ -19,6 +19,7 @@ enum bs_msg_part { BS_PART_HEADER = 0, BS_PART_BODY = 1 };
 #define BS_HOOK_CONTINUE 0
 #define BS_HOOK_SKIP_BODY 1   /* the consumer needs no more body bytes of this message */
 
+/* txn_alloc and txn_end are required; the others may be NULL. */
 struct bs_smtp_hooks {
 	/* A new transaction starts (MAIL FROM seen). Return a zeroed record with
 	 * flow fields (flow_id, endpoints, direction) already filled, or NULL
