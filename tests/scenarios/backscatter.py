@@ -117,6 +117,9 @@ def main():
     text = ["Scenario **%s**: %d NDRs (original returned as message/rfc822 %d, text/rfc822-headers %d, "
             "inline %d)%s." % (sc, nn, how["rfc822"], how["headers"], how["inline"],
                                ", %d outbound originals before them" % len(outbound) if outbound else ""),
+            ] + (["", "Left out: %d NDRs whose original's header block could not be found for the relay hop (%s)."
+                  % (len(meta["skipped"]), ", ".join(os.path.basename(f) for f in meta["skipped"]))]
+                 if meta["skipped"] else []) + [
             "", "| verdict class | NDRs | share |", "|---|---:|---:|"]
     for c, k in classes.most_common():
         text.append("| %s | %d | %.1f%% |" % (c, k, su.pct(k, nn)))
@@ -155,7 +158,11 @@ def main():
     if nn == 0:
         fails.append("no NDR in the scenario")
     print("\n".join(text))
-    if a.write_doc and not fails:
+    if a.write_doc:
+        # a failed threshold is written too, marked, so the page never
+        # shows a better figure than the last run gave
+        if fails:
+            text += ["", "**Threshold failed:** %s." % "; ".join(fails)]
         try:
             su.write_section(a.write_doc, "scenario-" + sc, "\n".join(text))
         except (OSError, ValueError) as e:

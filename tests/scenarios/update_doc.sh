@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates the figures of docs/scenarios.md: runs every scenario test
-# with --write-doc (a section is only rewritten when its test passes).
+# with --write-doc (a failed threshold is written into its section too).
 #   tests/scenarios/update_doc.sh BUILD_DIR
 set -eu
 build=${1:?usage: update_doc.sh BUILD_DIR}
