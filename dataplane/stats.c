@@ -38,4 +38,7 @@ void bs_stats_each(const struct bs_worker_stats *s, void (*fn)(void *ctx, const 
 	fn(ctx, "smtp.unpaired_replies", m->unpaired_replies);
 	fn(ctx, "smtp.starttls", m->starttls);
 	fn(ctx, "smtp.bdat_chunks", m->bdat_chunks);
+	fn(ctx, "smtp.auth", m->auth);
+	fn(ctx, "smtp.gaps", m->gaps);
+	fn(ctx, "smtp.midstream_skipped_lines", m->midstream_skipped_lines);
 }
