@@ -72,6 +72,7 @@ int bs_inline_marker_kind(const char *line, size_t n, bool *weak)
 		M("lines of the message follow", BS_MARK_GENERIC, A_MSG),
 		M("message text follows", BS_MARK_GENERIC, A_MSG),
 		M("your message reads", BS_MARK_GENERIC, A_MSG),
+		M("undelivered message you sent follows", BS_MARK_GENERIC, A_MSG),
 		M("original message", BS_MARK_GENERIC, A_MSG),   /* last: weak, see below */
 	};
 #undef M
