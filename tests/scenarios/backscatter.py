@@ -69,6 +69,8 @@ def main():
     ap.add_argument("corpus_dir")
     ap.add_argument("workdir")
     ap.add_argument("--scenario", choices=bs.SCENARIOS, required=True)
+    ap.add_argument("--eal", default="", help="EAL arguments, e.g. '--lcores 0@0,1@0,2@1' for two workers")
+    ap.add_argument("--min-workers", type=int, default=1, help="fail unless backstop ran this many workers")
     ap.add_argument("--write-doc")
     a = ap.parse_args()
     if not su.corpus_present(a.corpus_dir):
@@ -81,13 +83,27 @@ def main():
     extra = RELAY_ARGS if sc.startswith("relay-") else []
     try:
         packets, n, meta = bs.scenario_generate(a.corpus_dir, pcap, truth, sc)
-        events, _counters = su.backstop_events(a.backstop, pcap, events_path, extra)
+        if a.eal:
+            events_path = events_path.replace(".events", "-eal.events")
+        events, counters = su.backstop_events(a.backstop, pcap, events_path, extra, a.eal)
         pairs, unexpected = su.joined(truth, events)
     except (OSError, ValueError, RuntimeError, su.compare_events.InputError) as e:
         print("FAIL: %s" % e)
         return 1
     print("scenario %s: %d packets, %d transactions, %d events; %s" % (sc, packets, n, len(events), meta))
+    if counters["port_stopped"] and a.eal:
+        # more busy-polling lcores than CPUs (two workers and the dispatcher
+        # on a 2-CPU box) can starve the replay on a loaded machine: the
+        # run proves nothing either way (docs/scenarios.md, findings)
+        print(counters["port_stopped"])
+        print("SKIP: the replay did not read the whole capture with EAL '%s'" % a.eal)
+        return su.SKIP
     fails = []
+    if counters["port_stopped"]:
+        fails.append(counters["port_stopped"])
+    workers = int(counters.get("workers", "0"))
+    if workers < a.min_workers:
+        fails.append("backstop ran %d worker(s), %d wanted" % (workers, a.min_workers))
     missing = sum(1 for _, e in pairs if e is None)
     if missing or unexpected:
         fails.append("%d transactions without an event, %d unexpected events" % (missing, len(unexpected)))
@@ -114,8 +130,8 @@ def main():
                          v.get("offset"), t["_scen"]["orig_how"], t["_scen"]["msgid"]))
 
     how = collections.Counter(t["_scen"]["orig_how"] for t, _ in ndrs)
-    text = ["Scenario **%s**: %d NDRs (original returned as message/rfc822 %d, text/rfc822-headers %d, "
-            "inline %d)%s." % (sc, nn, how["rfc822"], how["headers"], how["inline"],
+    text = ["Scenario **%s**%s: %d NDRs (original returned as message/rfc822 %d, text/rfc822-headers %d, "
+            "inline %d)%s." % (sc, " with %d workers" % workers if workers > 1 else "", nn, how["rfc822"], how["headers"], how["inline"],
                                ", %d outbound originals before them" % len(outbound) if outbound else ""),
             ] + (["", "Left out: %d NDRs whose original's header block could not be found for the relay hop (%s)."
                   % (len(meta["skipped"]), ", ".join(os.path.basename(f) for f in meta["skipped"]))]
@@ -164,7 +180,7 @@ def main():
         if fails:
             text += ["", "**Threshold failed:** %s." % "; ".join(fails)]
         try:
-            su.write_section(a.write_doc, "scenario-" + sc, "\n".join(text))
+            su.write_section(a.write_doc, "scenario-" + sc + ("-workers%d" % workers if workers > 1 else ""), "\n".join(text))
         except (OSError, ValueError) as e:
             fails.append(str(e))
     for f in fails:

@@ -26,14 +26,18 @@ def corpus_present(corpus_dir):
     return False
 
 
-def backstop_events(backstop, pcap, events, extra=()):
+def backstop_events(backstop, pcap, events, extra=(), eal=""):
     """Runs backstop (home net and domain set) and returns its events;
     raises RuntimeError with backstop's own message when it fails."""
     args = ["--home-domain", HOME_DOMAIN] + list(extra)
-    rc, err = run_variant.run_backstop(backstop, pcap, [HOME_NET], events, extra=args)
+    rc, err = run_variant.run_backstop(backstop, pcap, [HOME_NET], events, eal, extra=args)
     if rc != 0:
         raise RuntimeError("backstop exited with %d:\n%s" % (rc, err[-3000:]))
     counters = dict(re.findall(r"^\s*(detect\.[\w.-]+)\s+(\d+)\s*$", err, re.M))
+    m = re.search(r"(\d+) worker\(s\)", err)
+    counters["workers"] = m.group(1) if m else "0"
+    m = re.search(r"^backstop: the capture port stopped after .*$", err, re.M)
+    counters["port_stopped"] = m.group(0) if m else ""
     return [o for _, o in compare_events.load_jsonl(events, "event")], counters
 
 

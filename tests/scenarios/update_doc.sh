@@ -18,5 +18,7 @@ for sc in matched unmatched active relay-legit relay-forged; do
 	/usr/bin/python3 "$src/tests/scenarios/backscatter.py" "$bin" "$corpus" "$work" \
 		--scenario "$sc" --write-doc "$doc" >"$work.backscatter-$sc.log" 2>&1 || rc=1
 done
+/usr/bin/python3 "$src/tests/scenarios/backscatter.py" "$bin" "$corpus" "$work" --scenario matched \
+	--eal "--lcores 0@0,1@0,2@1" --min-workers 2 --write-doc "$doc" >"$work.backscatter-matched-2w.log" 2>&1 || rc=1
 [ $rc = 0 ] || echo "some scenario failed: see $work.*.log" >&2
 exit $rc
