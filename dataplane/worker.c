@@ -1,4 +1,5 @@
 #include "worker.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +53,18 @@ static void endpoint_set(struct bs_endpoint *e, const uint8_t addr[16], uint16_t
 	e->ip_ver = memcmp(addr, v4, 12) ? 6 : 4;
 }
 
+/* A record from the pool starts as all zero, except the recipient array:
+ * 8 KB of its 13 KB, and the SMTP parser writes an entry whole (address
+ * and code) when it claims it, while readers stop at n_rcpt. Zeroing the
+ * rest (new fields included, wherever they are added) keeps every other
+ * field's starting state. */
+static void txn_clear(struct bs_txn *t)
+{
+	const size_t a = offsetof(struct bs_txn, rcpt), b = a + sizeof t->rcpt;
+	memset(t, 0, a);
+	memset((char *)t + b, 0, sizeof *t - b);
+}
+
 static struct bs_txn *hook_txn_alloc(void *ctx)
 {
 	struct bs_sess_ctx *sc = ctx;
@@ -63,7 +76,7 @@ static struct bs_txn *hook_txn_alloc(void *ctx)
 		w->st.txn_no_record++;
 		return NULL;
 	}
-	memset(t, 0, sizeof(*t));
+	txn_clear(t);
 	t->flow_id = f->flow_id;
 	t->ts_ns = w->now_ns;
 	t->direction = f->direction;
