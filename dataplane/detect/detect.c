@@ -323,7 +323,8 @@ void bs_detect_txn_begin(struct bs_detect_worker *w, struct bs_txn *t)
 	s->off_end = 0;
 	memset(&t->verdict, 0, sizeof t->verdict);
 	bs_scan_txn_start(&s->scan);
-	bs_msgparse_init(s->mp, &s->facts, &parse_cb, s);
+	/* the slot's facts are zero (calloc) or from its previous message */
+	bs_msgparse_reinit(s->mp, &s->facts, &parse_cb, s);
 	struct bs_classifier *c = &w->d->cls;
 	bs_classify_begin(c, &s->cls, t);
 	/* envelope: block scans of the command arguments */

@@ -399,10 +399,50 @@ static bool l1_line(void *ctx, const uint8_t *line, size_t n, unsigned flags)
 
 /* ---------------------------------------------------------------- API */
 
+/* Clear *f except the two big arrays (DSN recipient groups and the
+ * original's Received hops: 11 KB of ~15 KB), whose entries beyond the
+ * kept counts are zero by the invariant of bs_msgparse_reinit; fields
+ * added later anywhere else are cleared too. */
+static void facts_clear_but_arrays(struct bs_msg_facts *f)
+{
+	const size_t r0 = offsetof(struct bs_msg_facts, rcpt), r1 = r0 + sizeof f->rcpt;
+	const size_t h0 = offsetof(struct bs_msg_facts, received), h1 = h0 + sizeof f->received;
+	_Static_assert(offsetof(struct bs_msg_facts, rcpt) < offsetof(struct bs_msg_facts, received),
+		       "rcpt[] comes before received[]");
+	memset(f, 0, r0);
+	memset((char *)f + r1, 0, h0 - r1);
+	memset((char *)f + h1, 0, sizeof *f - h1);
+}
+
+static void init_state(struct bs_msgparse *mp, struct bs_msg_facts *facts,
+		       const struct bs_msgparse_cb *cb, void *ctx);
+
 void bs_msgparse_init(struct bs_msgparse *mp, struct bs_msg_facts *facts,
 		      const struct bs_msgparse_cb *cb, void *ctx)
 {
 	memset(facts, 0, sizeof(*facts));
+	init_state(mp, facts, cb, ctx);
+}
+
+void bs_msgparse_reinit(struct bs_msgparse *mp, struct bs_msg_facts *facts,
+			const struct bs_msgparse_cb *cb, void *ctx)
+{
+	/* only the kept entries can be non-zero (a dropped original's hops
+	 * are cleared when it is dropped, see clear_orig) */
+	uint8_t nr = facts->n_rcpt_kept, nh = facts->n_received_kept;
+	if (nr > BS_FACTS_MAX_RCPT)
+		nr = BS_FACTS_MAX_RCPT;
+	if (nh > BS_FACTS_MAX_RECEIVED)
+		nh = BS_FACTS_MAX_RECEIVED;
+	memset(facts->rcpt, 0, nr * sizeof facts->rcpt[0]);
+	memset(facts->received, 0, nh * sizeof facts->received[0]);
+	facts_clear_but_arrays(facts);
+	init_state(mp, facts, cb, ctx);
+}
+
+static void init_state(struct bs_msgparse *mp, struct bs_msg_facts *facts,
+		       const struct bs_msgparse_cb *cb, void *ctx)
+{
 	mp->f = facts;
 	mp->cb = cb;
 	mp->ctx = ctx;

@@ -69,6 +69,11 @@ size_t bs_msgparse_size(void);
  * `cb` (may be NULL) and `ctx` must stay valid until bs_msgparse_end. */
 void bs_msgparse_init(struct bs_msgparse *mp, struct bs_msg_facts *facts,
 		      const struct bs_msgparse_cb *cb, void *ctx);
+/* The same for a facts struct that is all zero or was last filled by a
+ * bs_msgparse parse (a per-transaction pool slot): clears only what a
+ * parse can have written, about 4 KB instead of ~15 KB per message. */
+void bs_msgparse_reinit(struct bs_msgparse *mp, struct bs_msg_facts *facts,
+			const struct bs_msgparse_cb *cb, void *ctx);
 
 /* Message bytes in order. `off` is the message offset of p[0] (as given by
  * the SMTP hook); a jump forward is a gap (BS_MF_GAP: the current line is

@@ -263,6 +263,9 @@ static void clear_orig(struct bs_msg_facts *f)
 	f->orig_message_id[0] = f->orig_from[0] = f->orig_to[0] = '\0';
 	f->orig_subject[0] = f->orig_date[0] = f->orig_return_path[0] = '\0';
 	f->n_received = 0;
+	/* dropped hops are cleared: beyond n_received_kept the array stays
+	 * zero, which bs_msgparse_reinit relies on */
+	memset(f->received, 0, f->n_received_kept * sizeof f->received[0]);
 	f->n_received_kept = 0;
 	f->known &= ~((1u << BS_FACT_ORIG_MSGID) | (1u << BS_FACT_ORIG_HEADER_END));
 }
