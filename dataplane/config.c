@@ -16,7 +16,7 @@ void bs_config_defaults(struct bs_config *c)
 	c->flows_per_worker = 262144;
 	c->sessions_per_worker = 8192;
 	c->txn_per_worker = 4096;
-	c->detect_slots = 1024;        /* x ~33 KiB of parser state and facts */
+	c->detect_slots = 4096;        /* x ~34 KiB of parser state and facts, touched only when used */
 	c->ledger_save_s = 300;
 	c->idle_sleep_us = 20;
 	c->reasm_blocks = 32768;       /* x block size (2 KiB) = 64 MiB per worker */
@@ -49,7 +49,7 @@ void bs_config_usage(FILE *f)
 		"  --no-ledger              disable the outbound ledger\n"
 		"  --ledger-warmup SECONDS  a young ledger's misses are not evidence (suspect-bounce, pass)\n"
 		"  --ledger-save-interval S save the ledger this often while running (default 300)\n"
-		"  --detect-slots N         transactions under detection at once per worker (default 1024)\n"
+		"  --detect-slots N         transactions under detection at once per worker (default 4096)\n"
 		"  --no-detect              pipeline only (no rules, no classifier)\n"
 		"  --enforce                push verdicts into the XDP enforcer maps\n"
 		"  --bpf-pin DIR            where the enforcer maps are pinned (default /sys/fs/bpf/backstop)\n"

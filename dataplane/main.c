@@ -381,7 +381,9 @@ int main(int argc, char **argv)
 	bool inline_mode = nlcores == 1;
 	bool rss_mode = !inline_mode && !cfg.pcap && nports == 1 && bs_port_max_rss_queues(0) >= nworkers;
 
-	unsigned nmbuf = rte_align32pow2(nports * 2048 + nworkers * 2048 + 1024) - 1;
+	/* more mbufs than the worker rings and RX rings can hold together, so
+	 * a full ring back-pressures the dispatcher instead of starving the PMD */
+	unsigned nmbuf = rte_align32pow2(nports * 2048 + nworkers * (BS_WORKER_RING + 512) + 1024) - 1;
 	mp = rte_pktmbuf_pool_create("bs_mbufs", nmbuf, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (!mp) {
 		fprintf(stderr, "backstop: cannot create the mbuf pool (%u mbufs): %s\n", nmbuf, rte_strerror(rte_errno));
@@ -443,7 +445,7 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < nworkers; i++) {
 			char name[RTE_RING_NAMESIZE];
 			snprintf(name, sizeof(name), "bs_in%u", i);
-			workers[i]->in = rte_ring_create(name, 4096, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+			workers[i]->in = rte_ring_create(name, BS_WORKER_RING, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
 			if (!workers[i]->in) {
 				fprintf(stderr, "backstop: cannot create worker ring: %s\n", rte_strerror(rte_errno));
 				goto out;
@@ -529,7 +531,12 @@ int main(int argc, char **argv)
 				uint64_t seen = ports_received();
 				if (seen >= (uint64_t)expect)
 					break;
-				if (seen != last_seen) {
+				bool queued = false;
+				for (unsigned i = 0; i < nworkers && !inline_mode; i++)
+					queued |= !rte_ring_empty(workers[i]->in);
+				if (seen != last_seen || queued) {
+					/* progress, or workers still busy (they hold the mbufs
+					 * the PMD needs): not a stalled port */
 					last_seen = seen;
 					last_progress = now_s();
 				} else if (now_s() - last_progress > 5.0) {

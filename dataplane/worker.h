@@ -18,6 +18,7 @@
 #include "detect/detect.h"
 
 #define BS_BURST 32
+#define BS_WORKER_RING 4096   /* packets queued from the dispatcher to one worker */
 
 struct bs_worker;
 
