@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <ctype.h>
 #include "classify.h"
 
 /* evidence points on the rules' scale: 100 is conclusive on its own */
@@ -57,6 +58,18 @@ int bs_classifier_init(struct bs_classifier *c, const struct bs_detect_config *c
 			return -1;
 		}
 	}
+	/* the reporting side's own hops (content filters re-injecting on
+	 * loopback, internal mail stores): walked through, never the hop
+	 * that handed the original over from outside */
+	static const char *const internal[] = {
+		"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+		"169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10",
+	};
+	for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++)
+		if (bs_netset_add(&c->internal_nets, internal[i], e, sizeof e) < 0) {
+			snprintf(err, errlen, "internal networks: %s", e);
+			return -1;
+		}
 	bs_batv_init(&c->batv);
 	for (int i = 0; i < cfg->n_batv_keys && i < BS_DETECT_MAX_LIST; i++)
 		if (bs_batv_add_key(&c->batv, cfg->batv_keys[i], e, sizeof e) < 0) {
@@ -161,13 +174,111 @@ static bool host_is_relay(const struct bs_classifier *c, const char *h)
 	return n > 0 && bs_domset_match(&c->relay_hosts, h, n);
 }
 
-static bool ip_text_is_relay(const struct bs_classifier *c, const char *ip)
+/* A textual IP that is a home relay or in the home network. */
+static bool ip_text_is_home(const struct bs_classifier *c, const char *ip)
 {
 	size_t n = strlen(ip);
 	uint8_t a[16];
 	if (n == 0 || !bs_ip_parse(ip, n, a))
 		return false;
 	return bs_netset_contains(&c->relay_nets, a) || bs_netset_contains(&c->home_nets, a);
+}
+
+static bool is_localhost(const char *h)
+{
+	return !strcasecmp(h, "localhost") || !strncasecmp(h, "localhost.", 10);
+}
+
+/* A generic second level under a country code (co.uk, com.au, ne.jp) */
+static bool generic_sld(const char *s, size_t n)
+{
+	static const char *const g[] = { "co", "com", "net", "org", "ac", "edu", "gov", "ne", "or",
+					 "go", "ltd", "plc", "gob", "mil" };
+	for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+		if (strlen(g[i]) == n && !strncasecmp(s, g[i], n))
+			return true;
+	return false;
+}
+
+/* The organisation part of a host name, roughly: its last two labels, or
+ * three under a country code's generic second level (example.co.uk).
+ * Enough to tell one mail provider's hosts from another's without a
+ * public-suffix list. Returns its length (0 for a bare name or an
+ * address literal) and sets *start. */
+static size_t org_part(const char *h, const char **start)
+{
+	size_t n = strlen(h);
+	while (n > 0 && h[n - 1] == '.')
+		n--;
+	size_t dot[3];
+	int nd = 0;
+	for (size_t i = n; i-- > 0 && nd < 3;)
+		if (h[i] == '.')
+			dot[nd++] = i;
+	if (nd == 0)
+		return 0;
+	size_t tld = n - dot[0] - 1;
+	bool alpha = false;
+	for (size_t i = dot[0] + 1; i < n; i++)
+		alpha |= (h[i] | 0x20) >= 'a' && (h[i] | 0x20) <= 'z';
+	if (tld == 0 || !alpha)
+		return 0;
+	size_t sld0 = nd >= 2 ? dot[1] + 1 : 0;
+	int labels = tld == 2 && generic_sld(h + sld0, dot[0] - sld0) ? 3 : 2;
+	size_t b = nd >= labels ? dot[labels - 1] + 1 : 0;
+	*start = h + b;
+	return n - b;
+}
+
+static bool same_org(const char *a, const char *b)
+{
+	const char *sa = NULL, *sb = NULL;
+	size_t la = org_part(a, &sa), lb = org_part(b, &sb);
+	return la > 0 && la == lb && !strncasecmp(sa, sb, la);
+}
+
+/* Who handed the message to the MTA that wrote this Received line, as
+ * that MTA recorded it: the connecting IP, and the host name it looked up
+ * for that IP (from_rdns; the client's own HELO name is its claim and
+ * never counts). */
+enum hop_client {
+	HOP_HOME,       /* a home relay or a home-network address */
+	HOP_INTERNAL,   /* the recording MTA's own side: loopback or private
+			 * address, a local injection with no client, or a
+			 * client whose looked-up name is in the recording
+			 * host's organisation */
+	HOP_FOREIGN,    /* a recorded outside client */
+	HOP_UNKNOWN,    /* only a HELO name: nothing recorded */
+};
+
+static enum hop_client hop_client(const struct bs_classifier *c, const struct bs_received_hop *r)
+{
+	uint8_t a[16];
+	bool ip = r->from_ip[0] && bs_ip_parse(r->from_ip, strlen(r->from_ip), a);
+	if (ip && (bs_netset_contains(&c->relay_nets, a) || bs_netset_contains(&c->home_nets, a)))
+		return HOP_HOME;
+	if (host_is_relay(c, r->from_rdns))
+		return HOP_HOME;
+	if (ip && bs_netset_contains(&c->internal_nets, a))
+		return HOP_INTERNAL;
+	/* "by host (Postfix, from userid 0)", "(qmail 1 invoked by uid 89)",
+	 * Gmail's "by 2002:a05:...": written for a local submission */
+	if (!ip && !r->from_host[0] && !r->from_rdns[0])
+		return HOP_INTERNAL;
+	if (is_localhost(r->from_rdns) || (!ip && !r->from_rdns[0] && is_localhost(r->from_host)))
+		return HOP_INTERNAL;
+	if (r->from_rdns[0] && same_org(r->from_rdns, r->by_host))
+		return HOP_INTERNAL;
+	return ip || r->from_rdns[0] ? HOP_FOREIGN : HOP_UNKNOWN;
+}
+
+/* Does this line name a home host anywhere (client IP, HELO, looked-up
+ * name, or receiving host)? Any line can be forged, so this only ever
+ * keeps the relay signal from saying "never passed a home relay". */
+static bool hop_names_home(const struct bs_classifier *c, const struct bs_received_hop *r)
+{
+	return ip_text_is_home(c, r->from_ip) || host_is_relay(c, r->from_host) ||
+	       host_is_relay(c, r->from_rdns) || host_is_relay(c, r->by_host);
 }
 
 /* ---------- question 1: what kind of message ---------- */
@@ -286,10 +397,19 @@ static bool note_rcpt(struct bs_classifier *c, struct bs_cls_txn *ct, const char
 	return false;
 }
 
+/* What the lookups of the original's identifiers found missing: only
+ * identifiers of the original the parser currently holds count (a quoted
+ * block it later replaced by a MIME-declared original is not one). */
+struct ledger_misses {
+	bool msgid;    /* the original's Message-ID */
+	bool rcpt;     /* a DSN recipient or X-Failed-Recipients */
+	bool orig_to;  /* the original's To */
+};
+
 /* Looks up every identifier of the original that became known since the
  * last call. Sets ct->ledger to MATCH, or records which lookups missed. */
 static void ledger_lookups(struct bs_classifier *c, struct bs_cls_txn *ct, const struct bs_msg_facts *f,
-			   uint32_t now, bool *msgid_miss, bool *rcpt_miss, const char **how)
+			   uint32_t now, struct ledger_misses *miss, const char **how)
 {
 	if (!c->ledger || ct->ledger == BS_LS_MATCH)
 		return;
@@ -313,7 +433,8 @@ static void ledger_lookups(struct bs_classifier *c, struct bs_cls_txn *ct, const
 	/* The parser may find a weaker "original" first (a run of header
 	 * lines in a text part) and a message/rfc822 part later: every
 	 * distinct Message-ID it settles on is looked up. */
-	if (f->orig_message_id[0] && bs_fact_known(f, BS_FACT_ORIG_MSGID)) {
+	bool msgid_known = f->orig_message_id[0] && bs_fact_known(f, BS_FACT_ORIG_MSGID);
+	if (msgid_known) {
 		uint64_t hk = fnv1a(f->orig_message_id);
 		if (!ct->msgid_checked || hk != ct->msgid_hash) {
 			ct->msgid_checked = true;
@@ -326,16 +447,94 @@ static void ledger_lookups(struct bs_classifier *c, struct bs_cls_txn *ct, const
 			}
 		}
 	}
-	if (!ct->origto_checked && f->orig_to[0] && bs_fact_known(f, BS_FACT_ORIG_HEADER_END)) {
+	/* the original's To, once its header block is complete; a later
+	 * original's header block ends at another offset */
+	bool hdr_end = bs_fact_known(f, BS_FACT_ORIG_HEADER_END);
+	uint64_t at = f->offset[BS_FACT_ORIG_HEADER_END];
+	if (hdr_end && f->orig_to[0] && (!ct->origto_checked || ct->origto_hash != at)) {
 		ct->origto_checked = true;
-		if (note_rcpt(c, ct, f->orig_to, false, now)) {
+		ct->origto_hash = at;
+		int r = pair_known(c, ct, f->orig_to, now);
+		if (r == 1) {
 			ct->ledger = BS_LS_MATCH;
 			*how = "ledger-match-rcpt";
 			return;
 		}
+		ct->origto_miss = r >= -1;
 	}
-	*msgid_miss = ct->msgid_checked;
-	*rcpt_miss = ct->rcpts_checked > 0;
+	miss->msgid = ct->msgid_checked && msgid_known;
+	miss->rcpt = ct->rcpts_checked > 0;
+	miss->orig_to = ct->origto_miss && hdr_end && ct->origto_hash == at;
+}
+
+/* Mailbox identity for the tie test: prvs tag removed, case folded, and
+ * a "+detail" of the local part dropped (the same mailbox). */
+static bool norm_mailbox(const char *s, size_t n, char *out, size_t len)
+{
+	char a[BS_ADDR_MAX], u[BS_ADDR_MAX];
+	if (!bs_addr_extract(s, n, a, sizeof a))
+		return false;
+	const char *m = untag(a, u, sizeof u);
+	const char *at = strrchr(m, '@');
+	if (!at)
+		return false;
+	const char *plus = memchr(m, '+', (size_t)(at - m));
+	size_t local = plus && plus > m ? (size_t)(plus - m) : (size_t)(at - m);
+	size_t dom = strlen(at);
+	if (local + dom + 1 > len)
+		return false;
+	for (size_t i = 0; i < local; i++)
+		out[i] = (char)tolower((unsigned char)m[i]);
+	for (size_t i = 0; i <= dom; i++)
+		out[local + i] = (char)tolower((unsigned char)at[i]);
+	return true;
+}
+
+/* Is one of the addresses of a list ("a@x, Name <b@y>") the mailbox m? */
+static bool list_has(const char *list, const char *m)
+{
+	char x[BS_ADDR_MAX];
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+		if (norm_mailbox(p, n, x, sizeof x) && !strcmp(x, m))
+			return true;
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
+/* Is the returned original tied to this bounce? An original found by
+ * heuristics (header lines quoted in a text part) may be anything the
+ * bounce quotes: a list notice's quoted post, a forwarded message. It is
+ * this bounce's original when it names the bounced mailbox as its sender
+ * (Return-Path or From: the bounce went back to that sender), or names
+ * among its recipients one the bounce reports on (DSN Final- or
+ * Original-Recipient, X-Failed-Recipients). 1 tied, 0 not (its header
+ * block is complete, or the message ended), -1 not known yet. */
+static int orig_tied(const struct bs_cls_txn *ct, const struct bs_msg_facts *f, bool at_end)
+{
+	char m[BS_ADDR_MAX];
+	for (int i = 0; i < ct->n_home; i++) {
+		if (!norm_mailbox(ct->home[i], strlen(ct->home[i]), m, sizeof m))
+			continue;
+		if (list_has(f->orig_return_path, m) || list_has(f->orig_from, m))
+			return 1;
+	}
+	for (int i = 0; i < f->n_rcpt_kept; i++) {
+		const struct bs_dsn_rcpt *r = &f->rcpt[i];
+		if ((norm_mailbox(r->final_recipient, strlen(r->final_recipient), m, sizeof m) &&
+		     list_has(f->orig_to, m)) ||
+		    (norm_mailbox(r->original_recipient, strlen(r->original_recipient), m, sizeof m) &&
+		     list_has(f->orig_to, m)))
+			return 1;
+	}
+	for (const char *p = f->x_failed_recipients; *p;) {
+		size_t n = strcspn(p, ",");
+		if (norm_mailbox(p, n, m, sizeof m) && list_has(f->orig_to, m))
+			return 1;
+		p += n + (p[n] == ',');
+	}
+	return bs_fact_known(f, BS_FACT_ORIG_HEADER_END) || at_end ? 0 : -1;
 }
 
 static bool home_users_sent_anything(struct bs_classifier *c, const struct bs_cls_txn *ct, uint32_t now)
@@ -346,40 +545,62 @@ static bool home_users_sent_anything(struct bs_classifier *c, const struct bs_cl
 	return false;
 }
 
+/* The own-relay signal. A forger writes whatever Received lines he likes
+ * below the first one an honest MTA adds; that MTA records the real
+ * connecting IP (and the name it looked up for it). So the topmost lines
+ * of the returned original are walked down through the reporting side's
+ * own hops (content filters, internal relays) to the hop where the
+ * message came in from outside: if the client recorded there is a home
+ * relay or in the home network, the original truly left through us.
+ * A home relay named anywhere else proves nothing, but keeps the signal
+ * from saying "never". Judged once per original (the parser may replace a
+ * quoted original by a MIME-declared one). */
 static void relay_check(struct bs_classifier *c, struct bs_cls_txn *ct, const struct bs_msg_facts *f)
 {
-	if (ct->relay != BS_RS_UNKNOWN || !relay_signal_on(c))
+	if (!relay_signal_on(c) || f->orig_how == BS_ORIG_NONE || ct->relay_how == f->orig_how)
 		return;
+	ct->relay_how = f->orig_how;
+	ct->relay = BS_RS_UNKNOWN;
+	bool handoff_outside = false;
 	for (int i = 0; i < f->n_received_kept; i++) {
-		const struct bs_received_hop *r = &f->received[i];
-		if (ip_text_is_relay(c, r->from_ip) || host_is_relay(c, r->from_host) ||
-		    host_is_relay(c, r->from_rdns) || host_is_relay(c, r->by_host)) {
+		enum hop_client k = hop_client(c, &f->received[i]);
+		if (k == HOP_HOME) {
 			ct->relay = BS_RS_LEGIT;
 			return;
 		}
+		if (k != HOP_INTERNAL) {
+			handoff_outside = k == HOP_FOREIGN;
+			break;
+		}
 	}
+	bool named = false;
+	for (int i = 0; i < f->n_received_kept && !named; i++)
+		named = hop_names_home(c, &f->received[i]);
 	const char *at = strrchr(f->orig_message_id, '@');
-	if (at) {
+	if (at && !named) {
 		char host[BS_DOMAIN_MAX];
 		size_t n = strcspn(at + 1, "> \t");
 		if (n < sizeof host) {
 			memcpy(host, at + 1, n);
 			host[n] = 0;
-			if (host_is_relay(c, host)) {
-				ct->relay = BS_RS_LEGIT;
-				return;
-			}
+			named = host_is_relay(c, host);
 		}
 	}
-	/* an original that claims one of our senders but never passed our relays */
-	if (f->n_received > 0) {
-		char a[BS_ADDR_MAX];
-		const char *claim = f->orig_return_path[0] ? f->orig_return_path : f->orig_from;
-		if (bs_addr_extract(claim, strlen(claim), a, sizeof a)) {
-			const char *d = bs_addr_domain(a);
-			if (d && bs_domset_match(&c->home_domains, d, strlen(d)))
-				ct->relay = BS_RS_NEVER;
-		}
+	if (named) {
+		ct->relay = BS_RS_UNPROVEN;
+		return;
+	}
+	/* "never": an outside client handed it over, no line names a home
+	 * host, none was left uncounted, and the original claims one of our
+	 * senders */
+	if (!handoff_outside || f->n_received > f->n_received_kept)
+		return;
+	char a[BS_ADDR_MAX];
+	const char *claim = f->orig_return_path[0] ? f->orig_return_path : f->orig_from;
+	if (bs_addr_extract(claim, strlen(claim), a, sizeof a)) {
+		const char *d = bs_addr_domain(a);
+		if (d && bs_domset_match(&c->home_domains, d, strlen(d)))
+			ct->relay = BS_RS_NEVER;
 	}
 }
 
@@ -523,9 +744,9 @@ bool bs_classify_eval(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_
 		add_reason(v, "batv-valid", NULL, 0);
 		return finish(c, ct, t, f, h, BS_CLASS_LEGIT_BOUNCE, true, at_end, offset);
 	}
-	bool msgid_miss = false, rcpt_miss = false;
+	struct ledger_misses miss = { false, false, false };
 	const char *how = NULL;
-	ledger_lookups(c, ct, f, now, &msgid_miss, &rcpt_miss, &how);
+	ledger_lookups(c, ct, f, now, &miss, &how);
 	if (ct->ledger == BS_LS_MATCH) {
 		add_reason(v, how ? how : "ledger-match", NULL, 0);
 		return finish(c, ct, t, f, h, BS_CLASS_LEGIT_BOUNCE, true, at_end, offset);
@@ -562,24 +783,31 @@ bool bs_classify_eval(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_
 			add_reason(v, "ledger-miss-orcpt", NULL, 0);
 			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
 		}
-		/* the original's Message-ID is known and was never sent from here.
-		 * Early only when the original is a real one (a message/rfc822,
-		 * message/global or text/rfc822-headers part, or quoted after an
-		 * MTA's marker line in a single-part bounce): a run of header
-		 * lines in a text part may be a MIME part's own headers, and a
-		 * multipart bounce may attach the true original later */
+		/* The original's identifiers were never sent from here. A
+		 * MIME-declared original (message/rfc822, message/global,
+		 * text/rfc822-headers) is the returned message by construction.
+		 * One found by heuristics (header lines quoted in a text part)
+		 * counts only when it is tied to this bounce (orig_tied): a
+		 * bounce may quote other mail (a list notice's quoted post), and
+		 * that mail's Message-ID says nothing about the bounced user.
+		 * Early only for a declared original, or one quoted after an
+		 * MTA's marker line in a single-part bounce: a multipart bounce
+		 * may attach the true original after a quoted copy. */
+		bool declared = f->orig_how == BS_ORIG_RFC822 || f->orig_how == BS_ORIG_GLOBAL ||
+				f->orig_how == BS_ORIG_RFC822_HEADERS;
 		bool multipart = f->top_ctype >= BS_CT_MULTIPART_REPORT && f->top_ctype <= BS_CT_MULTIPART_OTHER;
-		bool firm = ct->msgid_how == BS_ORIG_RFC822 || ct->msgid_how == BS_ORIG_GLOBAL ||
-			    ct->msgid_how == BS_ORIG_RFC822_HEADERS ||
-			    (ct->msgid_how == BS_ORIG_INLINE_MARKER && !multipart);
-		if (msgid_miss && (firm || at_end)) {
+		bool early = declared || (f->orig_how == BS_ORIG_INLINE_MARKER && !multipart);
+		int tied = declared ? 1 : miss.msgid || miss.orig_to ? orig_tied(ct, f, at_end) : -1;
+		if (tied == 0)
+			ct->untied_miss = true;
+		if (miss.msgid && tied == 1 && (early || at_end)) {
 			ct->ledger = BS_LS_MISS;
 			add_reason(v, "ledger-miss-msgid", NULL, 0);
 			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
 		}
 		/* returned recipients were looked up, none was ever written to by
 		 * the bounced user, and no Message-ID came to say otherwise */
-		if (rcpt_miss && at_end) {
+		if ((miss.rcpt || (miss.orig_to && tied == 1)) && at_end) {
 			ct->ledger = BS_LS_MISS;
 			add_reason(v, "ledger-miss-rcpt", NULL, 0);
 			return finish(c, ct, t, f, h, BS_CLASS_BACKSCATTER, false, at_end, offset);
@@ -604,6 +832,11 @@ bool bs_classify_eval(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_
 	}
 	if (!at_end)
 		return false;
+	/* why a bounce with misses is not backscatter */
+	if (ct->untied_miss)
+		add_reason(v, "untied-original", NULL, 0);
+	if (ct->relay == BS_RS_UNPROVEN)
+		add_reason(v, "relay-unproven", NULL, 0);
 	if (ct->flood)
 		add_reason(v, "unmatched", NULL, 0);
 	return finish(c, ct, t, f, h, BS_CLASS_SUSPECT_BOUNCE, false, true, offset);

@@ -15,6 +15,12 @@
  *     A ledger match or a valid BATV tag is decisive and protected (never
  *     dropped); otherwise any backscatter evidence decides backscatter;
  *     with no evidence either way the bounce is "suspect-bounce".
+ *     Evidence is only taken from what a forger cannot write: the
+ *     identifiers of an original found heuristically (header lines quoted
+ *     in text) count against the bounce only when that original is tied to
+ *     it (its sender is the bounced mailbox, or its recipient is one the
+ *     DSN reports on); a home relay counts only in the Received line the
+ *     reporting side wrote when the original was handed to it.
  *
  * bs_classify_eval is called whenever new evidence may have arrived (after
  * the envelope, on each parser fact, after each chunk, at the end) and
@@ -40,6 +46,10 @@ struct bs_classifier {
 	struct bs_netset home_nets;
 	struct bs_netset relay_nets;       /* home_relays given as CIDRs */
 	struct bs_domset relay_hosts;      /* home_relays given as host names */
+	struct bs_netset internal_nets;    /* loopback, private, shared and link-local
+					    * ranges: a Received hop whose client is in
+					    * one of them is the reporting side's own
+					    * internal hop (content filter, mail store) */
 	struct bs_batv batv;
 	struct bs_ledger *ledger;          /* NULL when disabled */
 	uint32_t ledger_warmup_s;
@@ -56,7 +66,10 @@ struct bs_classifier {
 
 /* Ledger/BATV/relay/content outcome for the event reasons and tests */
 enum bs_ledger_state { BS_LS_UNKNOWN = 0, BS_LS_MATCH, BS_LS_MISS, BS_LS_OFF };
-enum bs_relay_state { BS_RS_UNKNOWN = 0, BS_RS_LEGIT, BS_RS_NEVER };
+/* UNPROVEN: a home relay is named only in Received lines a forger could
+ * have written (below the hop that handed the original to the reporting
+ * side): evidence neither way. */
+enum bs_relay_state { BS_RS_UNKNOWN = 0, BS_RS_LEGIT, BS_RS_NEVER, BS_RS_UNPROVEN };
 
 /* Message kinds (question 1) */
 enum bs_kind { BS_KIND_NONE = 0, BS_KIND_BOUNCE, BS_KIND_AUTOREPLY, BS_KIND_CHALLENGE };
@@ -66,6 +79,7 @@ struct bs_cls_txn {
 	uint8_t kind;                /* enum bs_kind once known */
 	uint8_t ledger;              /* enum bs_ledger_state */
 	uint8_t relay;               /* enum bs_relay_state */
+	uint8_t relay_how;           /* enum bs_orig_how of the original the relay check judged */
 	uint8_t batv;                /* worst enum bs_batv_result over home recipients */
 	bool batv_valid;             /* some home recipient carried a valid tag */
 	bool home_rcpt;              /* a recipient is a home address */
@@ -78,8 +92,13 @@ struct bs_cls_txn {
 	uint8_t orcpts_checked;      /* of which Original-Recipient fields */
 	bool domain_seen;            /* the user wrote to an Original-Recipient's domain */
 	bool msgid_checked, xfr_checked, origto_checked;
+	bool origto_miss;            /* the original's To was looked up and missed (counted
+					* only when that original is tied to the bounce) */
+	bool untied_miss;            /* a heuristically found original's Message-ID or To
+					* missed, but the original is not tied to the bounce */
 	uint8_t msgid_how;           /* enum bs_orig_how of the original whose Message-ID was looked up */
 	uint64_t msgid_hash;         /* which Message-ID that was */
+	uint64_t origto_hash;        /* which original To was looked up */
 	int32_t bounce_score, auto_score, challenge_score, list_score;
 	char home[BS_MAX_RCPT > 8 ? 8 : BS_MAX_RCPT][BS_ADDR_MAX]; /* home recipients, prvs/SRS unwrapped */
 	uint8_t n_home;

@@ -352,9 +352,11 @@ static void test_relay_and_content_signals(void)
 	       false, ts);
 	CHECK_INT(t.verdict.cls, BS_CLASS_LEGIT_BOUNCE);
 	CHECK_REASON(&t, "relay-legit");
-	/* relay named by host name */
+	/* relay named by host name: the name the remote MTA looked up for
+	 * its client (a HELO name alone is the client's claim) */
 	bounce(w, &t, "198.51.100.7", "alice@home.example", "<o1@home.example>", "bob@remote.example",
-	       "Received: from smtp-out.home.example (unknown [203.0.113.9]) by mx.remote.example\r\n", "", false, ts);
+	       "Received: from smtp-out.home.example (smtp-out.home.example [203.0.113.9]) by mx.remote.example\r\n",
+	       "", false, ts);
 	CHECK_INT(t.verdict.cls, BS_CLASS_LEGIT_BOUNCE);
 	/* claims a home sender, never passed a home relay */
 	bounce(w, &t, "198.51.100.7", "alice@home.example", "<o2@bot>", "bob@remote.example", RCV_BOT, "", false, ts);
