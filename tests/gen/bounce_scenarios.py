@@ -176,6 +176,18 @@ def _inline_block(text):
         names = {k.lower() for k, _ in run}
         if len(run) >= 2 and ("message-id" in names or ({"from", "return-path"} & names and "to" in names)):
             best = run
+            if not {"from", "return-path"} & names:
+                # the run broke off on an unindented continuation line
+                # (GMX folds this way): the sender may follow in the same
+                # block, before its blank line
+                for ln in lines[j:]:
+                    ln = ln.rstrip(b"\r")
+                    if not ln.strip():
+                        break
+                    m = _HDR.match(ln[len(_QUOTE.match(ln).group(1)):])
+                    if m and m.group(1).lower() in (b"from", b"return-path"):
+                        best = run + [(m.group(1).decode("latin-1"), m.group(2).decode("latin-1"))]
+                        break
             break
         i = j + 1 if j == i else j
     return best
