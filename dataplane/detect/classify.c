@@ -265,6 +265,10 @@ static enum hop_client hop_client(const struct bs_classifier *c, const struct bs
 	 * Gmail's "by 2002:a05:...": written for a local submission */
 	if (!ip && !r->from_host[0] && !r->from_rdns[0])
 		return HOP_INTERNAL;
+	/* Postfix's "by host (Postfix, from userid 1000)": the only "from" is
+	 * in a comment, so no receiving host was found after it */
+	if (!ip && !r->from_rdns[0] && !r->by_host[0])
+		return HOP_INTERNAL;
 	if (is_localhost(r->from_rdns) || (!ip && !r->from_rdns[0] && is_localhost(r->from_host)))
 		return HOP_INTERNAL;
 	if (r->from_rdns[0] && same_org(r->from_rdns, r->by_host))
@@ -561,17 +565,14 @@ static void relay_check(struct bs_classifier *c, struct bs_cls_txn *ct, const st
 		return;
 	ct->relay_how = f->orig_how;
 	ct->relay = BS_RS_UNKNOWN;
-	bool handoff_outside = false;
 	for (int i = 0; i < f->n_received_kept; i++) {
 		enum hop_client k = hop_client(c, &f->received[i]);
 		if (k == HOP_HOME) {
 			ct->relay = BS_RS_LEGIT;
 			return;
 		}
-		if (k != HOP_INTERNAL) {
-			handoff_outside = k == HOP_FOREIGN;
+		if (k != HOP_INTERNAL)
 			break;
-		}
 	}
 	bool named = false;
 	for (int i = 0; i < f->n_received_kept && !named; i++)
@@ -590,10 +591,11 @@ static void relay_check(struct bs_classifier *c, struct bs_cls_txn *ct, const st
 		ct->relay = BS_RS_UNPROVEN;
 		return;
 	}
-	/* "never": an outside client handed it over, no line names a home
-	 * host, none was left uncounted, and the original claims one of our
-	 * senders */
-	if (!handoff_outside || f->n_received > f->n_received_kept)
+	/* "never": no line names a home host (had the original passed one, its
+	 * own line and the next hop's record of it would), none was left
+	 * uncounted, and the original claims one of our senders. The top line
+	 * is the reporting side's, so some line is honest. */
+	if (f->n_received == 0 || f->n_received > f->n_received_kept)
 		return;
 	char a[BS_ADDR_MAX];
 	const char *claim = f->orig_return_path[0] ? f->orig_return_path : f->orig_from;

@@ -341,9 +341,16 @@ static void test_relay_handoff(void)
 	/* claims alice, handed over by an outside host, no home host named
 	 * anywhere: never passed a home relay */
 	relay_case(w, __LINE__, BOT_HOP, mid, B, "relay-never");
-	/* only a HELO name recorded (no IP, no looked-up name): no handoff
-	 * known, so not "never" */
-	relay_case(w, __LINE__, "Received: from bot.dialup.example by mx.remote.example; date\r\n", mid, S, NULL);
+	/* only a HELO name recorded, no home host named: never passed one
+	 * (had it, the relay's own line or its HELO would name it) */
+	relay_case(w, __LINE__, "Received: from bot.dialup.example by mx.remote.example; date\r\n", mid, B,
+		   "relay-never");
+	/* submitted on an outside host (its local pickup line only) */
+	relay_case(w, __LINE__, "Received: by mail.elsewhere.example (Postfix, from userid 1000); date\r\n", mid, B,
+		   "relay-never");
+	/* ... and such a line on top of the handoff is the reporter's own */
+	relay_case(w, __LINE__, "Received: by mx.remote.example (Postfix, from userid 0); date\r\n" RELAY_HOP,
+		   mid, L, "relay-legit");
 	/* more Received lines than the parser keeps: a home hop may be among
 	 * the dropped ones, so not "never" */
 	char many[4096] = BOT_HOP;
