@@ -3,6 +3,7 @@
 #include <strings.h>
 #include "mail_hdr.h"
 #include "rfc2047.h"
+#include "textscan.h"
 
 enum {
 	S_LINE_START = 0, /* at the first byte of a physical line */
@@ -41,13 +42,10 @@ static inline void field_append(struct bs_mail_hdr *h, const uint8_t *p, size_t 
 }
 
 /* End of the physical line that starts at p: the first CR or LF before
- * end, or end. Two SIMD memchr calls instead of a loop per byte. */
+ * end, or end (one inline SIMD pass: see textscan.h). */
 static inline size_t line_end(const uint8_t *p, size_t n)
 {
-	const uint8_t *lf = memchr(p, '\n', n);
-	size_t k = lf ? (size_t)(lf - p) : n;
-	const uint8_t *cr = memchr(p, '\r', k);
-	return cr ? (size_t)(cr - p) : k;
+	return bs_find_eol(p, n);
 }
 
 static inline bool is_wsp(char c)
@@ -274,7 +272,7 @@ void bs_mail_hdr_gap(struct bs_mail_hdr *h)
 
 static bool name_eq(const char *name, size_t n, const char *want)
 {
-	return strlen(want) == n && strncasecmp(name, want, n) == 0;
+	return strlen(want) == n && bs_ascii_ieq(name, want, n);
 }
 
 /* Claim the first occurrence of a field; false for later ones. */

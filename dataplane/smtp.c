@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include "smtp_priv.h"
+#include "textscan.h"
 
 _Static_assert(BS_SMTP_HDR_FIELD_MAX == BS_MAIL_FIELD_MAX, "header field limit differs");
 
@@ -653,14 +654,17 @@ static void ehlo_keyword(struct bs_smtp_session *s, const char *k, size_t n)
 	size_t v = 0;
 	while (v < n && !is_sp(k[v]) && k[v] != '=')
 		v++;
-	static const struct { const char *name; uint32_t bit; } caps[] = {
-		{ "PIPELINING", BS_SMTP_CAP_PIPELINING }, { "CHUNKING", BS_SMTP_CAP_CHUNKING },
-		{ "STARTTLS", BS_SMTP_CAP_STARTTLS },     { "SIZE", BS_SMTP_CAP_SIZE },
-		{ "8BITMIME", BS_SMTP_CAP_8BITMIME },     { "SMTPUTF8", BS_SMTP_CAP_SMTPUTF8 },
-		{ "AUTH", BS_SMTP_CAP_AUTH },             { "DSN", BS_SMTP_CAP_DSN },
+#define CAP(name, bit) { name, sizeof(name) - 1, bit }
+	static const struct { const char *name; uint8_t len; uint32_t bit; } caps[] = {
+		CAP("PIPELINING", BS_SMTP_CAP_PIPELINING), CAP("CHUNKING", BS_SMTP_CAP_CHUNKING),
+		CAP("STARTTLS", BS_SMTP_CAP_STARTTLS),     CAP("SIZE", BS_SMTP_CAP_SIZE),
+		CAP("8BITMIME", BS_SMTP_CAP_8BITMIME),     CAP("SMTPUTF8", BS_SMTP_CAP_SMTPUTF8),
+		CAP("AUTH", BS_SMTP_CAP_AUTH),             CAP("DSN", BS_SMTP_CAP_DSN),
 	};
+#undef CAP
+	/* lengths first, then an inline compare: one reply line per capability */
 	for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
-		if (strlen(caps[i].name) == v && strncasecmp(k, caps[i].name, v) == 0)
+		if (caps[i].len == v && bs_ascii_ieq(k, caps[i].name, v))
 			s->caps |= caps[i].bit;
 }
 

@@ -2,11 +2,12 @@
 #include "dsn.h"
 #include <string.h>
 #include <strings.h>
+#include "../textscan.h"
 
 static bool name_is(const char *name, size_t nlen, const char *lit)
 {
 	size_t l = strlen(lit);
-	return nlen == l && !strncasecmp(name, lit, l);
+	return nlen == l && bs_ascii_ieq(name, lit, l);
 }
 
 static void trim(const char **v, size_t *n)

@@ -1,6 +1,7 @@
 /* Line splitting and header-field unfolding for the message parser. */
 #include "hdrline.h"
 #include <string.h>
+#include "../textscan.h"
 
 void bs_lines_init(struct bs_lines *l)
 {
@@ -33,13 +34,9 @@ size_t bs_lines_feed(struct bs_lines *l, const uint8_t *p, size_t n, bs_line_fn 
 		/* find the next terminator */
 		const uint8_t *s = p + i;
 		size_t rest = n - i;
-		/* two memchr (vectorised) instead of a byte loop: LF first, then
-		 * a CR before it (CRLF and old-Mac CR-only lines) */
-		const uint8_t *lf = memchr(s, '\n', rest);
-		size_t k = lf ? (size_t)(lf - s) : rest;
-		const uint8_t *cr = memchr(s, '\r', k);
-		if (cr)
-			k = (size_t)(cr - s);
+		/* first CR or LF (CRLF, LF and old-Mac CR-only lines), one
+		 * inline SIMD pass rather than a memchr call per terminator */
+		size_t k = bs_find_eol(s, rest);
 		bool term = k < rest;
 		size_t take = k;
 		/* a piece of a line that does not fit goes out in BS_LINE_MAX pieces */

@@ -12,6 +12,7 @@
 #include "mime_decode.h"
 #include "hdrline.h"
 #include "dsn.h"
+#include "../textscan.h"
 
 _Static_assert(BS_LINE_MAX == BS_MSGPARSE_LINE_MAX, "one line cap");
 _Static_assert(BS_FACT_MAX <= 32, "fact bits fit in `known`");
@@ -97,7 +98,7 @@ _Static_assert(BS_QP_OUT_MAX(BS_LINE_MAX) + BS_QP_OUT_MAX(1) >= BS_B64_OUT_MAX(B
 
 /* name (nlen bytes) equals the literal, case-insensitively; the length is
  * compared first and known at compile time */
-#define hn(name, nlen, lit) ((nlen) == sizeof(lit) - 1 && !strncasecmp((name), (lit), sizeof(lit) - 1))
+#define hn(name, nlen, lit) ((nlen) == sizeof(lit) - 1 && bs_ascii_ieq((name), (lit), sizeof(lit) - 1))
 
 /* msgparse.c: facts and batched scope output */
 void mp_fact(struct bs_msgparse *mp, enum bs_fact id);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include <ctype.h>
+#include "../textscan.h"
 
 int bs_orig_field_kind(const char *name, size_t nlen)
 {
@@ -18,10 +19,10 @@ int bs_orig_field_kind(const char *name, size_t nlen)
 		"X-Sender", "X-Priority", "Importance", "Thread-Index",
 	};
 	for (size_t i = 0; i < sizeof(strong) / sizeof(strong[0]); i++)
-		if (strlen(strong[i]) == nlen && !strncasecmp(name, strong[i], nlen))
+		if (strlen(strong[i]) == nlen && bs_ascii_ieq(name, strong[i], nlen))
 			return BS_OFK_STRONG;
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strlen(known[i]) == nlen && !strncasecmp(name, known[i], nlen))
+		if (strlen(known[i]) == nlen && bs_ascii_ieq(name, known[i], nlen))
 			return BS_OFK_KNOWN;
 	return BS_OFK_NONE;
 }
@@ -141,12 +142,19 @@ static size_t tok_end(const char *s, size_t i, size_t n)
 	return i;
 }
 
-/* position of keyword kw as a word in s[from..to), or to */
+/* position of keyword kw as a word in s[from..to), outside comments
+ * (Postfix's "by host (Postfix, from userid 1000)" has no from clause),
+ * or to */
 static size_t find_word(const char *s, size_t from, size_t to, const char *kw)
 {
 	size_t kl = strlen(kw);
+	unsigned depth = 0;
 	for (size_t i = from; i + kl <= to; i++) {
-		if (strncasecmp(s + i, kw, kl))
+		if (s[i] == '(')
+			depth++;
+		else if (s[i] == ')' && depth > 0)
+			depth--;
+		if (depth > 0 || strncasecmp(s + i, kw, kl))
 			continue;
 		bool before = i == 0 || is_sp(s[i - 1]) || s[i - 1] == ')';
 		bool after = i + kl == to || is_sp(s[i + kl]);
@@ -223,4 +231,11 @@ void bs_received_parse(struct bs_received_hop *h, const char *v, size_t n)
 		}
 		i = te - 1;
 	}
+	/* Sendmail appends "(may be forged)" when the name's forward lookup
+	 * did not confirm it: then it is no looked-up name */
+	for (size_t i = e; i + 13 <= byw; i++)
+		if (!strncasecmp(v + i, "may be forged", 13)) {
+			h->from_rdns[0] = '\0';
+			break;
+		}
 }
