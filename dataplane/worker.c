@@ -53,6 +53,35 @@ static void endpoint_set(struct bs_endpoint *e, const uint8_t addr[16], uint16_t
 	e->ip_ver = memcmp(addr, v4, 12) ? 6 : 4;
 }
 
+/* Replay back-pressure: the worker waits for the event writer thread
+ * (live capture never waits). Not inlined, so that a profile can leave the
+ * waits out (callgrind --toggle-collect=replay_wait_txn
+ * --toggle-collect=replay_wait_enqueue): their cost is the writer
+ * thread's scheduling, not per-packet work. */
+
+/* The pool is empty: records the event writer still holds come back
+ * soon; wait for one rather than lose the transaction, so that a replay's
+ * events (and its cost) do not depend on how the writer was scheduled.
+ * NULL when the writer holds none (all are in open transactions). */
+static __attribute__((noinline)) struct bs_txn *replay_wait_txn(struct bs_worker *w)
+{
+	struct bs_txn *t;
+	while (rte_ring_sc_dequeue(w->txn_free, (void **)&t) != 0) {
+		if (bs_quit || w->txn_to_writer == __atomic_load_n(&w->txn_from_writer, __ATOMIC_ACQUIRE))
+			/* a record given back since the failed dequeue is taken */
+			return rte_ring_sc_dequeue(w->txn_free, (void **)&t) == 0 ? t : NULL;
+		rte_pause();
+	}
+	return t;
+}
+
+/* The event ring is full: wait for the writer to make room. */
+static __attribute__((noinline)) void replay_wait_enqueue(struct rte_ring *events, struct bs_txn *t)
+{
+	while (rte_ring_mp_enqueue(events, t) != 0)
+		rte_pause();
+}
+
 /* A record from the pool starts as all zero, except the recipient array:
  * 8 KB of its 13 KB, and the SMTP parser writes an entry whole (address
  * and code) when it claims it, while readers stop at n_rcpt. Zeroing the
@@ -73,8 +102,12 @@ static struct bs_txn *hook_txn_alloc(void *ctx)
 	struct bs_txn *t;
 
 	if (rte_ring_sc_dequeue(w->txn_free, (void **)&t) != 0) {
-		w->st.txn_no_record++;
-		return NULL;
+		/* live: never wait */
+		t = w->offline ? replay_wait_txn(w) : NULL;
+		if (!t) {
+			w->st.txn_no_record++;
+			return NULL;
+		}
 	}
 	txn_clear(t);
 	t->flow_id = f->flow_id;
@@ -115,6 +148,13 @@ static void hook_data_end(void *ctx, struct bs_txn *t)
 		bs_detect_txn_data_end(sc->w->det, t);
 }
 
+/* back to the pool from the worker itself (not through the writer) */
+static void txn_free_put(struct bs_worker *w, struct bs_txn *t)
+{
+	/* the free ring holds every record, so it cannot be full */
+	rte_ring_mp_enqueue(w->txn_free, t);
+}
+
 static void hook_txn_end(void *ctx, struct bs_txn *t)
 {
 	struct bs_sess_ctx *sc = ctx;
@@ -124,18 +164,19 @@ static void hook_txn_end(void *ctx, struct bs_txn *t)
 	if (w->det)
 		bs_detect_txn_end(w->det, t);
 	if (!w->events) {
-		bs_worker_txn_release(w, t);
+		txn_free_put(w, t);
 		return;
 	}
-	while (rte_ring_mp_enqueue(w->events, t) != 0) {
+	if (rte_ring_mp_enqueue(w->events, t) != 0) {
 		if (!w->offline) {
 			/* live: never wait for the disk */
 			w->st.events_dropped++;
-			bs_worker_txn_release(w, t);
+			txn_free_put(w, t);
 			return;
 		}
-		rte_pause();
+		replay_wait_enqueue(w->events, t);
 	}
+	w->txn_to_writer++;
 	w->st.txn_events++;
 }
 
@@ -491,8 +532,9 @@ bool bs_worker_owns_txn(const struct bs_worker *w, const struct bs_txn *t)
 
 void bs_worker_txn_release(struct bs_worker *w, struct bs_txn *t)
 {
-	/* the free ring holds every record, so it cannot be full */
-	rte_ring_mp_enqueue(w->txn_free, t);
+	txn_free_put(w, t);
+	/* after the enqueue: a worker that sees the count sees the record */
+	__atomic_fetch_add(&w->txn_from_writer, 1, __ATOMIC_RELEASE);
 }
 
 struct bs_worker *bs_worker_create(unsigned id, const struct bs_config *cfg, struct bs_detect *det,

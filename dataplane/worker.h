@@ -48,6 +48,8 @@ struct bs_worker {
 	struct bs_txn *txn_mem;
 	uint32_t ntxn;
 	struct rte_ring *txn_free;     /* records back from the event writer */
+	uint64_t txn_to_writer;        /* records handed to the event writer (worker only) */
+	uint64_t txn_from_writer;      /* ... and given back by it (writer side, atomic) */
 	struct rte_ring *events;       /* to the event writer (shared, MP) */
 	struct rte_ring *verdicts;     /* to the enforcer thread (shared, MP), or NULL */
 	struct bs_detect_worker *det;
