@@ -137,6 +137,15 @@ static void test_received(void)
 		  "mail-sor-f41.google.com", "mail-sor-f41.google.com.", "2001:db8::41", "mx.google.com" },
 		{ "by 2002:a05:6a10:1234:0:0:0:0 with SMTP id q; Mon, 30 Nov 2026 10:00:02 -0800",
 		  "", "", "", "2002:a05:6a10:1234:0:0:0:0" },
+		/* Postfix's local pickup: the "from" is in a comment */
+		{ "by mail.elsewhere.example (Postfix, from userid 1000) id 4X; Mon, 30 Nov 2026 10:00:00 +0000",
+		  "", "", "", "mail.elsewhere.example" },
+		/* Sendmail: a name whose forward lookup failed is no looked-up name */
+		{ "from helo.example (ptr.spam.example [203.0.113.5] (may be forged)) by mx.remote.example "
+		  "(8.14.4/8.14.4) with ESMTP id x; date",
+		  "helo.example", "", "203.0.113.5", "mx.remote.example" },
+		{ "from helo.example (ptr.good.example [203.0.113.5]) by mx.remote.example (8.14.4/8.14.4) with ESMTP",
+		  "helo.example", "ptr.good.example", "203.0.113.5", "mx.remote.example" },
 		/* qmail's local note: no clause at all */
 		{ "(qmail 12345 invoked by uid 89); 30 Nov 2026 10:00:00 -0000", "", "", "", "" },
 	};
