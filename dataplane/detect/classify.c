@@ -800,8 +800,8 @@ bool bs_classify_eval(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_
 		bool multipart = f->top_ctype >= BS_CT_MULTIPART_REPORT && f->top_ctype <= BS_CT_MULTIPART_OTHER;
 		bool early = declared || (f->orig_how == BS_ORIG_INLINE_MARKER && !multipart);
 		int tied = declared ? 1 : miss.msgid || miss.orig_to ? orig_tied(ct, f, at_end) : -1;
-		if (tied == 0)
-			ct->untied_miss = true;
+		if (tied >= 0)   /* about the original the parser holds now */
+			ct->untied_miss = tied == 0;
 		if (miss.msgid && tied == 1 && (early || at_end)) {
 			ct->ledger = BS_LS_MISS;
 			add_reason(v, "ledger-miss-msgid", NULL, 0);
