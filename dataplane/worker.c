@@ -82,16 +82,44 @@ static __attribute__((noinline)) void replay_wait_enqueue(struct rte_ring *event
 		rte_pause();
 }
 
-/* A record from the pool starts as all zero, except the recipient array:
- * 8 KB of its 13 KB, and the SMTP parser writes an entry whole (address
- * and code) when it claims it, while readers stop at n_rcpt. Zeroing the
- * rest (new fields included, wherever they are added) keeps every other
- * field's starting state. */
+/* A record from the pool starts as if all zero, without writing its 13 KB:
+ * - the recipient array (8 KB) is left alone: the SMTP parser writes an
+ *   entry whole (address and code) when it claims it, readers stop at
+ *   n_rcpt;
+ * - the string fields get a NUL first byte: every writer (bs_txn_set_str,
+ *   bs_rfc2047_decode, bs_mail_param) NUL-terminates what it writes and
+ *   every reader stops at the NUL;
+ * - everything between them is zeroed, so a field added later anywhere is
+ *   zeroed too. Entries in ascending offset order (checked at start-up). */
+#define TXN_SKIP(field, is_str) { offsetof(struct bs_txn, field), sizeof(((struct bs_txn *)0)->field), is_str }
+static const struct { uint32_t off, len; bool str; } txn_skip[] = {
+	TXN_SKIP(helo, true), TXN_SKIP(mail_from, true), TXN_SKIP(mail_envid, true),
+	TXN_SKIP(rcpt, false),
+	TXN_SKIP(message_id, true), TXN_SKIP(from, true), TXN_SKIP(to, true), TXN_SKIP(subject, true),
+	TXN_SKIP(date, true), TXN_SKIP(content_type, true), TXN_SKIP(boundary, true),
+	TXN_SKIP(return_path, true), TXN_SKIP(received_first, true),
+};
+#undef TXN_SKIP
+
+static bool txn_skip_ordered(void)
+{
+	for (size_t i = 1; i < sizeof txn_skip / sizeof txn_skip[0]; i++)
+		if (txn_skip[i].off < txn_skip[i - 1].off + txn_skip[i - 1].len)
+			return false;
+	return true;
+}
+
 static void txn_clear(struct bs_txn *t)
 {
-	const size_t a = offsetof(struct bs_txn, rcpt), b = a + sizeof t->rcpt;
-	memset(t, 0, a);
-	memset((char *)t + b, 0, sizeof *t - b);
+	char *b = (char *)t;
+	size_t at = 0;
+	for (size_t i = 0; i < sizeof txn_skip / sizeof txn_skip[0]; i++) {
+		memset(b + at, 0, txn_skip[i].off - at);
+		if (txn_skip[i].str)
+			b[txn_skip[i].off] = '\0';
+		at = txn_skip[i].off + txn_skip[i].len;
+	}
+	memset(b + at, 0, sizeof *t - at);
 }
 
 static struct bs_txn *hook_txn_alloc(void *ctx)
@@ -542,6 +570,10 @@ struct bs_worker *bs_worker_create(unsigned id, const struct bs_config *cfg, str
 				   char *err, size_t errlen)
 {
 	char name[RTE_RING_NAMESIZE];
+	if (!txn_skip_ordered()) {
+		snprintf(err, errlen, "worker %u: txn_skip[] (worker.c) is out of offset order", id);
+		return NULL;
+	}
 	struct bs_worker *w = rte_zmalloc_socket("worker", sizeof(*w), 64, socket);
 	if (!w) {
 		snprintf(err, errlen, "worker %u: out of memory", id);
