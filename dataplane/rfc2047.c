@@ -373,10 +373,16 @@ static inline bool is_lwsp(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* put() of each byte, in one copy: what fits before the byte kept for
+ * the NUL goes out, the rest marks the output cut */
 static void put_raw(struct out *o, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		put(o, (uint8_t)s[i]);
+	size_t room = o->cap > o->len + 1 ? o->cap - o->len - 1 : 0;
+	size_t k = n < room ? n : room;
+	memcpy(o->p + o->len, s, k);
+	o->len += k;
+	if (k < n)
+		o->cut = true;
 }
 
 size_t bs_rfc2047_decode(const char *in, size_t n, char *out, size_t cap, bool *cut)
@@ -386,6 +392,15 @@ size_t bs_rfc2047_decode(const char *in, size_t n, char *out, size_t cap, bool *
 	size_t i = 0;
 	while (i < n) {
 		struct ew w;
+		if (!after_ew && in[i] != '=') {
+			/* plain text (most header values are all plain): up to the
+			 * next '=' it is copied as it is, in one step */
+			const char *eq = memchr(in + i, '=', n - i);
+			size_t j = eq ? (size_t)(eq - in) : n;
+			put_raw(&o, in + i, j - i);
+			i = j;
+			continue;
+		}
 		if (in[i] == '=' && i + 1 < n && in[i + 1] == '?' && ew_parse(in + i, n - i, &w)) {
 			enum cs cs = charset_of(w.cs, w.cs_len);
 			size_t mark = o.len;
