@@ -339,9 +339,26 @@ static void score_kinds(struct bs_cls_txn *ct, const struct bs_txn *t, const str
 	ct->list_score = h->score[BS_SIG_LIST_RESPONSE];
 }
 
+/* How much body a reply-like message without other evidence gets scanned:
+ * vacation programs and autoresponders say what they are in their first
+ * lines. */
+#define BODY_PROBE_BYTES 1024
+
+/* "Re: ..." with neither In-Reply-To nor References: a person's mail
+ * client threads its replies, an old vacation(1) or a home-made
+ * autoresponder does not. */
+static bool reply_without_thread(const struct bs_msg_facts *f)
+{
+	const char *s = f->subject;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return (s[0] == 'R' || s[0] == 'r') && (s[1] == 'E' || s[1] == 'e') && s[2] == ':' && !f->in_reply_to[0] &&
+	       !f->references_last[0];
+}
+
 /* Could the rest of the message still make this a bounce, auto-reply or
  * challenge? Decided once, at the end of the top header block. */
-static bool candidate(const struct bs_cls_txn *ct, const struct bs_txn *t, const struct bs_msg_facts *f,
+static bool candidate(struct bs_cls_txn *ct, const struct bs_txn *t, const struct bs_msg_facts *f,
 		      const struct bs_scan_hits *h)
 {
 	if (t->null_sender || ct->bounce_score > 0 || ct->auto_score > 0 || ct->challenge_score > 0 ||
@@ -352,6 +369,10 @@ static bool candidate(const struct bs_cls_txn *ct, const struct bs_txn *t, const
 	for (int s = 0; s < BS_SIG_MAX; s++)
 		if (s != BS_SIG_NOT_BOUNCE && s != BS_SIG_SPAM_CONTENT && s != BS_SIG_URI_LIST && h->count[s])
 			return true;
+	if (reply_without_thread(f)) {
+		ct->body_probe = true;
+		return true;
+	}
 	return false;
 }
 
@@ -726,6 +747,11 @@ bool bs_classify_eval(struct bs_classifier *c, struct bs_cls_txn *ct, struct bs_
 		count(&c->n_bounces);
 	}
 	if (ct->kind != BS_KIND_BOUNCE) {
+		if (!at_end && ct->body_probe && ct->auto_score == 0 && ct->bounce_score == 0 &&
+		    ct->challenge_score == 0 && ct->list_score == 0 &&
+		    offset > f->offset[BS_FACT_TOP_HEADER_END] + BODY_PROBE_BYTES)
+			/* the probe found nothing: ordinary mail, stop scanning */
+			return finish(c, ct, t, f, h, BS_CLASS_CLEAN, false, at_end, offset);
 		if (!at_end)
 			return false;   /* keep scanning: a bounce may still show itself */
 		if (ct->auto_score >= CONCLUSIVE) {

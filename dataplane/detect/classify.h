@@ -86,6 +86,7 @@ struct bs_cls_txn {
 	bool rates_counted, flood;
 	bool content;                /* spam-content / uri-list evidence in the original */
 	bool header_done;            /* top header block complete */
+	bool body_probe;             /* only a reply-like header: look at the body's first lines */
 	bool decided;
 	uint8_t pairs_checked;       /* DSN recipients already looked up */
 	uint8_t rcpts_checked;       /* returned recipients looked up (all sources) */
