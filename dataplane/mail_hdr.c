@@ -95,9 +95,7 @@ static int whole_line(struct bs_mail_hdr *h, const uint8_t *l, size_t n, bs_mail
 		return 0;
 	}
 	flush_field(h, fn, ctx);
-	size_t k = 0;
-	while (k < n && is_ftext(l[k]))
-		k++;
+	size_t k = bs_ftext_span(l, n);
 	if (k < n && l[k] == ':' && k > 0 && k < BS_MAIL_FIELD_MAX) {
 		h->len = 0;
 		h->field_cut = 0;
@@ -270,10 +268,8 @@ void bs_mail_hdr_gap(struct bs_mail_hdr *h)
 
 /* ---- keeping the fields the event shows ---- */
 
-static bool name_eq(const char *name, size_t n, const char *want)
-{
-	return strlen(want) == n && bs_ascii_ieq(name, want, n);
-}
+/* a field name equals a literal (length known at compile time) */
+#define name_eq(name, n, lit) ((n) == sizeof(lit) - 1 && bs_ascii_ieq((name), (lit), sizeof(lit) - 1))
 
 /* Claim the first occurrence of a field; false for later ones. */
 static bool first(struct bs_txn *t, uint16_t bit)

@@ -31,6 +31,29 @@ static inline size_t bs_find_eol(const uint8_t *p, size_t n)
 	return n;
 }
 
+/* Length of the leading run of RFC 5322 ftext bytes in p[0..n) (printable
+ * ASCII 33..126 except ':'): a header field name. 16 bytes per step. */
+static inline size_t bs_ftext_span(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i colon = _mm_set1_epi8(':'), lo = _mm_set1_epi8(33), del = _mm_set1_epi8(127);
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+		/* signed compare: bytes of 0x80 and above are negative, so
+		 * they count as below 33 */
+		__m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, colon), _mm_cmplt_epi8(v, lo)),
+					   _mm_cmpeq_epi8(v, del));
+		unsigned m = (unsigned)_mm_movemask_epi8(bad);
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < n && p[i] >= 33 && p[i] <= 126 && p[i] != ':')
+		i++;
+	return i;
+}
+
 static inline unsigned char bs_ascii_lower(unsigned char c)
 {
 	return (unsigned char)((unsigned)c - 'A' < 26u ? c | 0x20 : c);

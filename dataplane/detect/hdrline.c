@@ -122,8 +122,7 @@ bool bs_hdr_is_field(const uint8_t *line, size_t n, size_t *nlen)
 	/* RFC 5322 ftext: printable ASCII except ':'; real names start with a letter */
 	if (n == 0 || !((line[0] | 0x20) >= 'a' && (line[0] | 0x20) <= 'z'))
 		return false;
-	while (i < n && i < 80 && line[i] > 32 && line[i] < 127 && line[i] != ':')
-		i++;
+	i = bs_ftext_span(line, n < 80 ? n : 80);
 	size_t name = i;
 	while (i < n && i < 84 && (line[i] == ' ' || line[i] == '\t'))
 		i++;

@@ -1,7 +1,8 @@
 /* dataplane/textscan.h against plain references: bs_ascii_ieq against
  * strncasecmp (C locale) for every byte pair and random strings with case
  * flips; bs_find_eol against a byte loop for random buffers of every
- * length up to 100 with CR/LF/8-bit bytes at every position. */
+ * length up to 100 with CR/LF/8-bit bytes at every position; bs_ftext_span
+ * likewise against the RFC 5322 ftext definition. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,19 @@ int main(void)
 			buf[n] = '\n'; /* past the end: must not be seen */
 			if (bs_find_eol(buf, n) != eol_ref(buf, n))
 				FAIL("eol: %zu-byte buffer: got %zu, want %zu\n", n, bs_find_eol(buf, n), eol_ref(buf, n));
+		}
+	for (size_t n = 0; n <= 100; n++)
+		for (int k = 0; k < 2000; k++) {
+			for (size_t i = 0; i < n; i++) {
+				int r = rand() % 40;
+				buf[i] = r == 0 ? ':' : r == 1 ? ' ' : r == 2 ? (uint8_t)(128 + rand() % 128) : r == 3 ? 127
+					: r == 4 ? (uint8_t)(rand() % 33) : (uint8_t)(33 + rand() % 94);
+			}
+			size_t want = 0;
+			while (want < n && buf[want] >= 33 && buf[want] <= 126 && buf[want] != ':')
+				want++;
+			if (bs_ftext_span(buf, n) != want)
+				FAIL("ftext: %zu-byte buffer: got %zu, want %zu\n", n, bs_ftext_span(buf, n), want);
 		}
 	if (fails)
 		return 1;
