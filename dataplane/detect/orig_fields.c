@@ -3,6 +3,9 @@
 #include <string.h>
 #include <strings.h>
 #include <ctype.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "../textscan.h"
 
 int bs_orig_field_kind(const char *name, size_t nlen)
@@ -27,6 +30,47 @@ int bs_orig_field_kind(const char *name, size_t nlen)
 	return BS_OFK_NONE;
 }
 
+enum { A_MSG = 1, A_MAIL = 2, A_HDR = 4, A_COPY = 8, A_SCRIPT = 16 };
+
+/* Which of the anchor words ("ssag", "mail", "ader", "copy", "ript",
+ * case folded with |0x20) occur in line[0..n). Every text line of a bounce
+ * candidate's body passes here, so 16 window positions are tested per
+ * step (SSE2); the last windows, for which a 16-byte load would pass the
+ * end of the line, go through a rolling 4-byte window. */
+static unsigned marker_anchors(const char *line, size_t n)
+{
+	unsigned anchors = 0;
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i fold = _mm_set1_epi8(0x20);
+	for (; i + 19 <= n; i += 16) {
+		__m128i b0 = _mm_or_si128(_mm_loadu_si128((const __m128i *)(line + i)), fold);
+		__m128i b1 = _mm_or_si128(_mm_loadu_si128((const __m128i *)(line + i + 1)), fold);
+		__m128i b2 = _mm_or_si128(_mm_loadu_si128((const __m128i *)(line + i + 2)), fold);
+		__m128i b3 = _mm_or_si128(_mm_loadu_si128((const __m128i *)(line + i + 3)), fold);
+#define WORD_AT(c0, c1, c2, c3)                                                                          \
+	_mm_movemask_epi8(_mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(b0, _mm_set1_epi8(c0)),             \
+						      _mm_cmpeq_epi8(b1, _mm_set1_epi8(c1))),            \
+					_mm_and_si128(_mm_cmpeq_epi8(b2, _mm_set1_epi8(c2)),             \
+						      _mm_cmpeq_epi8(b3, _mm_set1_epi8(c3)))))
+		anchors |= (WORD_AT('s', 's', 'a', 'g') ? A_MSG : 0) | (WORD_AT('m', 'a', 'i', 'l') ? A_MAIL : 0) |
+			   (WORD_AT('a', 'd', 'e', 'r') ? A_HDR : 0) | (WORD_AT('c', 'o', 'p', 'y') ? A_COPY : 0) |
+			   (WORD_AT('r', 'i', 'p', 't') ? A_SCRIPT : 0);
+#undef WORD_AT
+	}
+#endif
+	/* windows starting at i and later (a window of fewer than 4 bytes
+	 * has a zero top byte and matches no word) */
+	uint32_t w = 0;
+	for (; i < n; i++) {
+		w = w << 8 | (uint8_t)(line[i] | 0x20);
+		anchors |= (w == 0x73736167u ? A_MSG : 0) | (w == 0x6d61696cu ? A_MAIL : 0) |
+			   (w == 0x61646572u ? A_HDR : 0) | (w == 0x636f7079u ? A_COPY : 0) |
+			   (w == 0x72697074u ? A_SCRIPT : 0);
+	}
+	return anchors;
+}
+
 int bs_inline_marker_kind(const char *line, size_t n, bool *weak)
 {
 	*weak = false;
@@ -38,15 +82,7 @@ int bs_inline_marker_kind(const char *line, size_t n, bool *weak)
 	 * ("ssag"), mail ("mail"), header ("ader"), copy ("copy") or
 	 * transcript ("ript"); most text lines name none. |0x20 folds case
 	 * (non-letters may alias, which only costs a closer look). */
-	enum { A_MSG = 1, A_MAIL = 2, A_HDR = 4, A_COPY = 8, A_SCRIPT = 16 };
-	unsigned anchors = 0;
-	uint32_t w = 0;
-	for (size_t i = 0; i < n; i++) {
-		w = w << 8 | (uint8_t)(line[i] | 0x20);
-		anchors |= (w == 0x73736167u ? A_MSG : 0) | (w == 0x6d61696cu ? A_MAIL : 0) |
-			   (w == 0x61646572u ? A_HDR : 0) | (w == 0x636f7079u ? A_COPY : 0) |
-			   (w == 0x72697074u ? A_SCRIPT : 0);
-	}
+	unsigned anchors = marker_anchors(line, n);
 	if (!anchors)
 		return BS_MARK_NONE;
 	for (size_t i = 0; i < n; i++)
