@@ -644,6 +644,33 @@ static void count_rates(struct bs_classifier *c, struct bs_cls_txn *ct, const st
 
 /* ---------- verdicts ---------- */
 
+/* buf = "rule:<id>:<signal>" exactly as snprintf(buf, BS_REASON_MAX, ...)
+ * writes it (cut to fit, NUL-terminated), without the printf machinery:
+ * it runs for every rule hit at every verdict, on the worker lcore. */
+static void rule_reason_fmt(char buf[BS_REASON_MAX], unsigned id, const char *sig)
+{
+	char tmp[5 + 10 + 1 + BS_REASON_MAX];
+	char digits[10];
+	size_t k = 5, nd = 0;
+	memcpy(tmp, "rule:", 5);
+	do {
+		digits[nd++] = (char)('0' + id % 10);
+		id /= 10;
+	} while (id);
+	while (nd)
+		tmp[k++] = digits[--nd];
+	tmp[k++] = ':';
+	if (!sig)
+		sig = "(null)"; /* what glibc's printf writes */
+	size_t sl = strnlen(sig, BS_REASON_MAX);
+	memcpy(tmp + k, sig, sl);
+	k += sl;
+	if (k > BS_REASON_MAX - 1)
+		k = BS_REASON_MAX - 1;
+	memcpy(buf, tmp, k);
+	buf[k] = '\0';
+}
+
 static void rule_reasons(const struct bs_classifier *c, const struct bs_scan_hits *h, struct bs_verdict *v,
 			 bool content_only)
 {
@@ -653,7 +680,7 @@ static void rule_reasons(const struct bs_classifier *c, const struct bs_scan_hit
 		if (r->weight <= 0 || (content_only && !content_rule))
 			continue;
 		char buf[BS_REASON_MAX];
-		snprintf(buf, sizeof buf, "rule:%u:%s", r->id, bs_signal_name((enum bs_signal)r->signal));
+		rule_reason_fmt(buf, r->id, bs_signal_name((enum bs_signal)r->signal));
 		add_reason(v, buf, NULL, 0);
 	}
 }
