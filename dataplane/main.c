@@ -491,8 +491,7 @@ int main(int argc, char **argv)
 				if (n == 0)
 					break;
 				if (inline_mode) {
-					for (unsigned i = 0; i < n; i++)
-						bs_worker_packet(workers[0], pkts[i]);
+					bs_worker_burst(workers[0], pkts, n);
 					rte_pktmbuf_free_bulk(pkts, n);
 					bs_worker_housekeeping(workers[0]);
 				} else {
@@ -509,8 +508,7 @@ int main(int argc, char **argv)
 					if (shadow.p)
 						shadow_stamp(&shadow, pkts, n);
 					if (inline_mode) {
-						for (unsigned i = 0; i < n; i++)
-							bs_worker_packet(workers[0], pkts[i]);
+						bs_worker_burst(workers[0], pkts, n);
 						rte_pktmbuf_free_bulk(pkts, n);
 					} else {
 						bs_dispatch_burst(&disp, pkts, n);

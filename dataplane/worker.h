@@ -70,6 +70,9 @@ void bs_worker_free(struct bs_worker *w);
 int bs_worker_loop(void *arg);
 /* Processes one frame (used by the loop and by single-lcore mode). */
 void bs_worker_packet(struct bs_worker *w, struct rte_mbuf *m);
+/* Processes a burst of frames in order (bs_worker_packet on each), with
+ * the next frames' mbufs and bytes prefetched; does not free them. */
+void bs_worker_burst(struct bs_worker *w, struct rte_mbuf **pkts, unsigned n);
 /* Live capture: advance the worker's clock to the wall clock. */
 void bs_worker_tick(struct bs_worker *w);
 /* Periodic work: timeouts. */
