@@ -180,7 +180,9 @@ size_t bs_mail_hdr_feed(struct bs_mail_hdr *h, const uint8_t *p, size_t n,
 			if (i == n)
 				break;
 			if (p[i] == ':') {
-				if (h->field_cut) /* a name that does not fit is no name */
+				/* a name that does not fit, with its ':', is no name
+				 * (as in whole_line: name shorter than the buffer) */
+				if (h->field_cut || h->len >= BS_MAIL_FIELD_MAX)
 					goto body_starts;
 				h->name_len = h->len;
 				field_append(h, p + i, 1);

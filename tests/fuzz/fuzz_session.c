@@ -497,8 +497,8 @@ static void mut_message(void)
 				"Content-Type: multipart/report; boundary=\r\n",
 				"Content-Type: multipart/mixed; boundary=\"unterminated\r\n",
 				"\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nAction: failed\r\n",
-				"Content-Type: multipart/alternative; boundary=\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-				"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\r\n",
+				("Content-Type: multipart/alternative; boundary=\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\r\n"),
 				"\r\n--B\r\nContent-Transfer-Encoding: base64\r\n\r\n====\r\n",
 				"\r\n--B\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=\r\n=ZZ=0\r\n",
 			};
@@ -737,29 +737,6 @@ static void feed_session(void)
 	bs_smtp_session_end(sess, chance(20) ? BS_ANOM_TIMEOUT : 0, fz_now);
 }
 
-static const char *const synthetic[] = {
-	"Return-Path: <>\r\nReceived: from mx.remote.example ([198.51.100.7]) by mx.home.example\r\n"
-	"From: Mail Delivery System <MAILER-DAEMON@mx.remote.example>\r\nTo: u1@home.example\r\n"
-	"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b1@mx.remote.example>\r\nMIME-Version: 1.0\r\n"
-	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
-	"--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
-	"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.remote.example\r\n\r\n"
-	"Final-Recipient: rfc822; p@remote.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
-	"--B\r\nContent-Type: message/rfc822\r\n\r\n"
-	"Received: from relay.home.example ([192.0.2.10]) by mx.remote.example\r\n"
-	"Message-ID: <m1@home.example>\r\nFrom: u1@home.example\r\nTo: p@remote.example\r\nSubject: hi\r\n\r\n"
-	"body\r\n--B--\r\n",
-	"From: MAILER-DAEMON@remote.example\r\nTo: u2@home.example\r\nSubject: failure notice\r\n\r\n"
-	"Hi. This is the qmail-send program at remote.example.\r\nI'm afraid I wasn't able to deliver your "
-	"message to the following addresses.\r\nThis is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n"
-	"<p@remote.example>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n\r\n"
-	"--- Below this line is a copy of the message.\r\n\r\nReturn-Path: <u2@home.example>\r\n"
-	"Message-ID: <forged@bot.example>\r\nFrom: u2@home.example\r\nSubject: cheap\r\n\r\nbuy\r\n",
-	"From: u1@remote.example\r\nTo: u1@home.example\r\nSubject: Re: Out of office\r\nAuto-Submitted: auto-replied\r\n"
-	"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-	"I am away =E9t=E9 until Monday.\r\n",
-	"Subject: =?utf-8?B?w6nDqQ==?= =?iso-8859-1?Q?caf=E9?=\r\nFrom: \"x\" <a@b>\r\n\r\n.leading dot\r\n..two\r\n",
-};
 
 /* ---------------- the entry point ---------------- */
 
@@ -791,6 +768,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifndef BS_LIBFUZZER
 /* ---------------- plain driver ---------------- */
+
+/* seeds when ../shared/corpus is absent */
+static const char *const synthetic[] = {
+	"Return-Path: <>\r\nReceived: from mx.remote.example ([198.51.100.7]) by mx.home.example\r\n"
+	"From: Mail Delivery System <MAILER-DAEMON@mx.remote.example>\r\nTo: u1@home.example\r\n"
+	"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b1@mx.remote.example>\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+	"--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+	"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.remote.example\r\n\r\n"
+	"Final-Recipient: rfc822; p@remote.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+	"--B\r\nContent-Type: message/rfc822\r\n\r\n"
+	"Received: from relay.home.example ([192.0.2.10]) by mx.remote.example\r\n"
+	"Message-ID: <m1@home.example>\r\nFrom: u1@home.example\r\nTo: p@remote.example\r\nSubject: hi\r\n\r\n"
+	"body\r\n--B--\r\n",
+	"From: MAILER-DAEMON@remote.example\r\nTo: u2@home.example\r\nSubject: failure notice\r\n\r\n"
+	"Hi. This is the qmail-send program at remote.example.\r\nI'm afraid I wasn't able to deliver your "
+	"message to the following addresses.\r\nThis is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n"
+	"<p@remote.example>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n\r\n"
+	"--- Below this line is a copy of the message.\r\n\r\nReturn-Path: <u2@home.example>\r\n"
+	"Message-ID: <forged@bot.example>\r\nFrom: u2@home.example\r\nSubject: cheap\r\n\r\nbuy\r\n",
+	"From: u1@remote.example\r\nTo: u1@home.example\r\nSubject: Re: Out of office\r\nAuto-Submitted: auto-replied\r\n"
+	"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+	"I am away =E9t=E9 until Monday.\r\n",
+	"Subject: =?utf-8?B?w6nDqQ==?= =?iso-8859-1?Q?caf=E9?=\r\nFrom: \"x\" <a@b>\r\n\r\n.leading dot\r\n..two\r\n",
+};
+
 
 #define MAX_SEEDS 4096
 static const uint8_t *seeds[MAX_SEEDS];
@@ -832,6 +835,52 @@ static void load_dir(const char *dir, int depth)
 		fclose(f);
 	}
 	closedir(d);
+}
+
+/* Findings, minimised, replayed before the random run. Each message goes
+ * through a plain DATA session in fixed-size chunks (the chunk size puts a
+ * chunk boundary where the bug needs it). */
+struct regress {
+	const char *what;
+	size_t name_len;       /* > 0: message = name_len x 'X' ": v" CRLF CRLF "b" CRLF */
+	uint32_t chunk;
+};
+
+static const struct regress regressions[] = {
+	/* mail_hdr.c: a field name of exactly BS_MAIL_FIELD_MAX bytes, cut
+	 * by the end of a chunk (byte-state path), then ':' -- the value
+	 * length underflowed and flush_field read far past the buffer */
+	{ "header name of 2048 bytes split across chunks", 2048, 100 },
+	{ "header name of 2047 bytes split across chunks", 2047, 100 },
+	{ "header name of 2049 bytes split across chunks", 2049, 100 },
+	{ "header name of 2048 bytes in one chunk", 2048, 65536 },
+};
+
+static void run_regressions(void)
+{
+	for (size_t r = 0; r < sizeof regressions / sizeof regressions[0]; r++) {
+		const struct regress *g = &regressions[r];
+		stream_len = 0;
+		n_segs = 0;
+		putf(false, "220 mx.home.example ESMTP\r\n");
+		putf(true, "EHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<u1@home.example>\r\nDATA\r\n");
+		putf(false, "250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+		for (size_t k = 0; k < g->name_len; k++)
+			put(true, "X", 1);
+		putf(true, ": v\r\n\r\nb\r\n.\r\n");
+		putf(false, "250 queued\r\n");
+		uint64_t events0 = n_events;
+		bs_smtp_session_init(sess, &hooks, NULL, &sst, false);
+		for (unsigned i = 0; i < n_segs; i++)
+			for (uint32_t at = 0; at < segs[i].len; at += g->chunk) {
+				uint32_t n = segs[i].len - at < g->chunk ? segs[i].len - at : g->chunk;
+				bs_smtp_data(sess, segs[i].client, stream + segs[i].off + at, n, fz_now);
+			}
+		bs_smtp_session_end(sess, 0, fz_now);
+		FUZZ_ASSERT(n_events == events0 + 1 && pool_outstanding == 0, "%s: %llu events", g->what,
+			    (unsigned long long)(n_events - events0));
+		printf("regression ok: %s\n", g->what);
+	}
 }
 
 static long rss_pages(void)
@@ -883,11 +932,11 @@ int main(int argc, char **argv)
 	const char *corpus = argv[2];
 	unsigned long long iters = 20000, seed = 1;
 	int i = 3;
-	for (; i < argc && argv[i][0] == '-'; i++) {
+	while (i < argc && argv[i][0] == '-') {
 		unsigned long long *dst = !strcmp(argv[i], "-n") ? &iters : !strcmp(argv[i], "-s") ? &seed : NULL;
 		if (!dst || i + 1 >= argc || num(argv[i], argv[i + 1], dst))
 			return 2;
-		i++;
+		i += 2;
 	}
 	setup();
 	if (i < argc) {
@@ -896,6 +945,7 @@ int main(int argc, char **argv)
 			rc |= replay(argv[i]);
 		return rc;
 	}
+	run_regressions();
 	load_dir(corpus, 0);
 	bool from_corpus = n_seeds > 0;
 	if (!from_corpus)
