@@ -967,6 +967,9 @@ int main(int argc, char **argv)
 	for (unsigned long long it = 0; it < iters; it++) {
 		if (it == warm_at)
 			rss_warm = rss_pages();
+		if (it && it % 100000 == 0) /* long runs: what has been covered so far */
+			fprintf(stderr, "%llu sessions, %llu transactions, RSS %ld pages\n", it,
+				(unsigned long long)n_txn_alloc, rss_pages());
 		pick ^= pick << 13;
 		pick ^= pick >> 7;
 		pick ^= pick << 17;
