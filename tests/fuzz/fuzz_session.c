@@ -39,6 +39,7 @@
 #include "detect/detect.h"
 #include "event_json.h"
 #include "smtp.h"
+#include "smtp_priv.h"
 #include "txn.h"
 
 /* ---------------- strict JSON validator (RFC 8259) ---------------- */
@@ -245,7 +246,9 @@ static bool json_line_ok(const char *s, size_t n)
 
 /* ---------------- the pipeline under test ---------------- */
 
-#define POOL 4                  /* one session holds at most one open record */
+/* A session holds at most SLOTS records (transactions pipelined ahead of
+ * their replies); asking for more means one was not given back. */
+#define POOL SLOTS
 #define SMALL_EVENT 700
 
 static struct bs_detect *det;
@@ -254,7 +257,7 @@ static struct bs_smtp_session *sess;
 static struct bs_smtp_stats sst;
 static struct bs_txn pool[POOL];
 static bool pool_out[POOL];      /* handed out and not yet back */
-static unsigned pool_outstanding;
+static unsigned pool_outstanding, pool_max;
 static bool fail_alloc;          /* this session: the pool is "empty" */
 static uint64_t n_txn_alloc, n_txn_end, n_events, n_small_cut, n_verdicts;
 static uint64_t fz_rng;          /* per-input mutation generator */
@@ -299,6 +302,8 @@ static struct bs_txn *h_alloc(void *ctx)
 		memset(t, 0, sizeof *t);
 		pool_out[i] = true;
 		pool_outstanding++;
+		if (pool_outstanding > pool_max)
+			pool_max = pool_outstanding;
 		n_txn_alloc++;
 		t->flow_id = n_txn_alloc;
 		t->ts_ns = fz_now;
@@ -407,7 +412,8 @@ static void setup(void)
 	char err[512];
 	det = bs_detect_create(&cfg, err, sizeof err);
 	FUZZ_ASSERT(det != NULL, "bs_detect_create: %s", err);
-	dw = bs_detect_worker_create(det, 2, on_verdict, NULL);
+	/* fewer slots than a session can pipeline: running out is exercised */
+	dw = bs_detect_worker_create(det, 4, on_verdict, NULL);
 	FUZZ_ASSERT(dw != NULL, "bs_detect_worker_create failed");
 	sess = aligned_alloc(64, (bs_smtp_session_size() + 63) & ~(size_t)63);
 	FUZZ_ASSERT(sess != NULL, "out of memory");
@@ -551,8 +557,22 @@ static size_t stream_len;
 static struct seg segs[MAX_SEGS];
 static unsigned n_segs;
 
+/* hold_replies: the server's bytes wait in `held` and follow all of the
+ * client's (a pipelining client far ahead of a slow server, or replies
+ * stuck behind a capture hole): every transaction is open at once. */
+static bool hold_replies;
+static uint8_t held[64 * 1024];
+static size_t held_len;
+
 static void put(bool client, const void *p, size_t n)
 {
+	if (hold_replies && !client) {
+		if (n > sizeof held - held_len)
+			n = sizeof held - held_len;
+		memcpy(held + held_len, p, n);
+		held_len += n;
+		return;
+	}
 	if (stream_len + n > STREAM_CAP)
 		n = STREAM_CAP - stream_len;
 	if (!n || n_segs == MAX_SEGS)
@@ -638,13 +658,16 @@ static void build_session(void)
 	n_segs = 0;
 	bool pipelining = chance(50);
 	bool midstream_cut = chance(5);
+	hold_replies = false;
+	held_len = 0;
 	if (!midstream_cut) {
 		putf(false, "220 mx.home.example ESMTP\r\n");
 		putf(true, "%s client.remote.example\r\n", chance(90) ? "EHLO" : "HELO");
 		putf(false, "250-mx.home.example\r\n%s250-CHUNKING\r\n250-SIZE 10240000\r\n250-DSN\r\n250 8BITMIME\r\n",
 		     pipelining ? "250-PIPELINING\r\n" : "");
 	}
-	unsigned ntx = 1 + (unsigned)below(3);
+	hold_replies = pipelining && chance(10);
+	unsigned ntx = 1 + (unsigned)below(hold_replies || chance(3) ? 12 : 3);
 	for (unsigned x = 0; x < ntx; x++) {
 		const char *from = senders[below(sizeof senders / sizeof senders[0])];
 		unsigned nr = 1 + (unsigned)below(chance(5) ? 40 : 3);
@@ -689,6 +712,10 @@ static void build_session(void)
 	if (chance(70)) {
 		putf(true, "QUIT\r\n");
 		putf(false, "221 bye\r\n");
+	}
+	if (hold_replies) {
+		hold_replies = false;
+		put(false, held, held_len);
 	}
 	if (chance(10)) { /* pipelined garbage after everything */
 		for (unsigned k = 0, nk = (unsigned)below(600); k < nk; k++) {
@@ -862,6 +889,7 @@ static void run_regressions(void)
 		const struct regress *g = &regressions[r];
 		stream_len = 0;
 		n_segs = 0;
+		hold_replies = false;
 		putf(false, "220 mx.home.example ESMTP\r\n");
 		putf(true, "EHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<u1@home.example>\r\nDATA\r\n");
 		putf(false, "250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n");
@@ -991,7 +1019,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)sst.gaps, (unsigned long long)sst.garbage, rss_warm * page_kb, rss_end * page_kb);
 	/* slack: allocator and sanitizer bookkeeping (the code under test
 	 * allocates nothing per transaction) */
-	printf("%s: %llu messages complete; classes:", argv[0], (unsigned long long)n_complete);
+	printf("%s: %llu messages complete, at most %u records open at once; classes:", argv[0],
+	       (unsigned long long)n_complete, pool_max);
 	for (int k = 0; k < BS_CLASS_MAX; k++)
 		printf(" %s %llu", bs_class_name[k], (unsigned long long)n_class[k]);
 	printf("\n");
