@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include "rfc2047.h"
+#include "textscan.h"
 
 unsigned bs_utf8_seq_len(const uint8_t *p, size_t n)
 {
@@ -153,14 +154,6 @@ static int b64_val(uint8_t c)
 	if (c >= '0' && c <= '9') return c - '0' + 52;
 	if (c == '+') return 62;
 	if (c == '/') return 63;
-	return -1;
-}
-
-static int hex_val(uint8_t c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
 	return -1;
 }
 
@@ -339,7 +332,7 @@ static bool ew_decode(const struct ew *w, enum cs cs, struct out *o)
 			} else if (c == '=') {
 				if (i + 2 >= w->text_len)
 					return false;
-				int hi = hex_val(t[i + 1]), lo = hex_val(t[i + 2]);
+				int hi = bs_hex_val(t[i + 1]), lo = bs_hex_val(t[i + 2]);
 				if (hi < 0 || lo < 0)
 					return false;
 				put_byte_cs(o, cs, (uint8_t)(hi << 4 | lo));

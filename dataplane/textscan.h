@@ -54,6 +54,15 @@ static inline size_t bs_ftext_span(const uint8_t *p, size_t n)
 	return i;
 }
 
+/* Value of a hex digit, -1 for anything else (quoted-printable, RFC 2047 Q). */
+static inline int bs_hex_val(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 static inline unsigned char bs_ascii_lower(unsigned char c)
 {
 	return (unsigned char)((unsigned)c - 'A' < 26u ? c | 0x20 : c);

@@ -1,5 +1,6 @@
 /* Streaming base64 / quoted-printable decoders and RFC 2047 word decoding. */
 #include "mime_decode.h"
+#include "../textscan.h"
 #include <string.h>
 #include <strings.h>
 
@@ -96,14 +97,6 @@ size_t bs_b64_finish(struct bs_b64 *d, uint8_t *out)
 
 enum { QP_TEXT = 0, QP_EQ, QP_HEX1, QP_EQ_CR, QP_EQ_WS };
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	return -1;
-}
-
 void bs_qp_init(struct bs_qp *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -130,7 +123,7 @@ size_t bs_qp_decode(struct bs_qp *d, const uint8_t *in, size_t n, uint8_t *out)
 			continue;
 		}
 		case QP_EQ:
-			if (hexval(c) >= 0) {
+			if (bs_hex_val(c) >= 0) {
 				d->hex1 = c;
 				d->state = QP_HEX1;
 			} else if (c == '\n') {
@@ -148,9 +141,9 @@ size_t bs_qp_decode(struct bs_qp *d, const uint8_t *in, size_t n, uint8_t *out)
 			i++;
 			continue;
 		case QP_HEX1: {
-			int h = hexval(c);
+			int h = bs_hex_val(c);
 			if (h >= 0) {
-				*o++ = (uint8_t)(hexval(d->hex1) << 4 | h);
+				*o++ = (uint8_t)(bs_hex_val(d->hex1) << 4 | h);
 				i++;
 			} else {
 				d->invalid++;
